@@ -1,0 +1,72 @@
+"""``"rank"``: soft ranks from pairwise soft signs, re-centred.
+
+First stage (data units, temperature ``tau``): for every valid ``x_i``
+
+    R_i = (m + 1) / 2 + 1/2 sum_j tanh((x_i - x_j) / tau)      (soft average rank)
+    c_i = sum_j sech^2((x_i - x_j) / tau)                       (soft tie count)
+
+``R`` tends to ``scipy.stats.rankdata(method="average")`` and ``c`` to the
+number of copies of ``x_i``.  A value tied ``c`` times covers the ranks
+``R - (c-1)/2 .. R + (c-1)/2``, so the distance from the wanted rank ``k + 1``
+to that range is ``max(|R_i - (k+1)| - (c_i - 1)/2, 0)`` (smoothed with soft
+abs and soft plus).
+
+Second stage (rank units): ``w = softmin(dist^2 / tau_rank)`` with
+
+    tau_rank = tau / gap,   gap = 3 * MD / m,
+
+``MD`` being the soft mean absolute difference of the sample (for evenly spread
+data ``gap`` is the spacing between neighbours, so ``tau_rank`` is the
+temperature measured in ranks).  ``tau_rank`` is scale- and translation-free
+and goes to 0 with ``tau``.  O(n^2) time, O(n) memory (row tiles).
+"""
+
+from __future__ import annotations
+
+
+import jax.numpy as jnp
+
+from softq import _numerics
+from softq._kernels import _tiling
+
+
+def soft_ranks(x, valid, m, tau):
+  """(R, c, tau_rank) of the docstring above."""
+  dtype = x.dtype
+  w_col = jnp.ones_like(x) if valid is None else valid.astype(dtype)
+  finite_col = w_col * jnp.isfinite(x).astype(dtype)
+
+  def terms(xi, xj, wj, fj):
+    u = jnp.where(xi == xj, jnp.zeros_like(xi - xj), xi - xj)
+    s = _numerics.soft_sign(u, tau)
+    finite_pair = jnp.isfinite(u)
+    sa = _numerics.soft_abs(jnp.where(finite_pair, u, jnp.zeros_like(u)), tau)
+    pair_w = fj * jnp.isfinite(xi).astype(dtype)
+    return wj * s, wj * (1.0 - s * s), pair_w * sa, pair_w * jnp.ones_like(sa)
+
+  s_sum, ties, abs_sum, n_pairs = _tiling.pairwise_rowsum(
+      terms, (x,), (x, w_col, finite_col), x.shape[0])
+  mf = jnp.asarray(m, dtype)
+  ranks = 0.5 * (mf + 1.0) + 0.5 * s_sum
+  row_w = w_col
+  md = jnp.sum(row_w * abs_sum) / jnp.maximum(jnp.sum(row_w * n_pairs), 1.0)
+  gap = 3.0 * md / mf
+  tau_rank = _numerics.floor_tau(tau / jnp.maximum(gap, _numerics.tau_floor(dtype)))
+  return ranks, ties, tau_rank
+
+
+def prepare(x, valid, m, tau):
+  return soft_ranks(x, valid, m, tau)
+
+
+def select(state, x, valid, m, k, r, tau):
+  del x, r, tau, m
+  ranks, ties, tau_rank = state
+  target = jnp.asarray(k, ranks.dtype) + 1.0
+  half_width = 0.5 * jnp.maximum(ties - 1.0, 0.0)
+  excess = _numerics.soft_abs(ranks - target, tau_rank) - half_width
+  # soft plus via soft abs: tau log(1 + e^{z/tau}) = z/2 + soft_abs_{2 tau}(z)/2
+  dist = 0.5 * excess + 0.5 * _numerics.soft_abs(excess, 2.0 * tau_rank)
+  return _numerics.softmin_weights(dist * dist, tau_rank, valid)
+
+

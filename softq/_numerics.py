@@ -1,0 +1,174 @@
+"""Numerical primitives shared by every kernel.
+
+The rules, written once here so the kernels never have to think about them:
+
+* the temperature is floored at a tiny positive number, so nothing divides by a
+  (traced) zero;
+* every ratio ``u / tau`` goes through :func:`ratio`, which clips it to a range
+  where ``exp`` and ``tanh`` are already saturated, with the "double where"
+  pattern so that neither the value nor any gradient sees an overflow;
+* soft-min weights subtract the minimum (under ``stop_gradient``) before
+  ``exp`` and underflow to exact zeros, so an infinite sample value that is not
+  selected contributes exactly nothing.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def tau_floor(dtype) -> float:
+  """Smallest temperature the kernels use: 256 x the dtype's ``tiny``.
+
+  Large enough that ``limit / tau`` (a gradient of a clipped ratio) stays
+  finite, small enough to be far below any temperature a user means.
+  """
+  return float(np.finfo(dtype).tiny) * 256.0
+
+
+def exp_limit(dtype) -> float:
+  """``z`` beyond which ``exp(-z)`` is exactly zero in ``dtype``."""
+  return float(-np.log(np.finfo(dtype).smallest_subnormal)) + 2.0
+
+
+def saturation(dtype) -> float:
+  """``z`` beyond which ``tanh(z) == 1`` and ``log1p(exp(-2 z)) == 0``."""
+  return 24.0 if np.finfo(dtype).bits <= 32 else 48.0
+
+
+def floor_tau(tau: jax.Array) -> jax.Array:
+  return jnp.maximum(tau, jnp.asarray(tau_floor(tau.dtype), tau.dtype))
+
+
+def ratio(u: jax.Array, tau: jax.Array, limit: float) -> jax.Array:
+  """``clip(u / tau, -limit, limit)`` with finite values and gradients.
+
+  ``tau`` must be positive (floored).  Where ``|u| > limit * tau`` the result is
+  the constant ``+-limit`` and ``u`` is replaced by zero *before* the division,
+  so no infinite intermediate (nor ``0 * inf`` in reverse mode) ever appears.
+  Infinite ``u`` gives ``+-limit``.
+  """
+  big = ~(jnp.abs(u) <= limit * tau)  # also True for NaN: handled below
+  safe_u = jnp.where(big, jnp.zeros_like(u), u)
+  clipped = jnp.where(jnp.isnan(u), u, jnp.sign(u) * limit)
+  return jnp.where(big, clipped, safe_u / tau)
+
+
+def soft_sign(u: jax.Array, tau: jax.Array) -> jax.Array:
+  """``tanh(u / tau)``: the derivative of :func:`soft_abs`."""
+  return jnp.tanh(ratio(u, tau, saturation(u.dtype)))
+
+
+def _abs_excess(z: jax.Array) -> jax.Array:
+  """``log1p(exp(-2 z))`` for ``z >= 0``."""
+  return jnp.log1p(jnp.exp(-2.0 * z))
+
+
+@jax.custom_jvp
+def soft_abs(u: jax.Array, tau: jax.Array) -> jax.Array:
+  """``tau * log(exp(u/tau) + exp(-u/tau))`` written without overflow.
+
+  Equal to ``|u| + tau * log1p(exp(-2|u|/tau))``; its derivative in ``u`` is
+  ``tanh(u/tau)`` (smooth at ``u = 0``, including higher derivatives).
+  """
+  z = ratio(jnp.abs(u), tau, saturation(u.dtype))
+  return jnp.abs(u) + tau * _abs_excess(z)
+
+
+@soft_abs.defjvp
+def _soft_abs_jvp(primals, tangents):
+  u, tau = primals
+  du, dtau = tangents
+  out = soft_abs(u, tau)
+  z = ratio(jnp.abs(u), tau, saturation(u.dtype))
+  # d/dtau: (f - u tanh(u/tau)) / tau = z (1 - tanh z) + log1p(exp(-2z)).
+  dfdtau = z * (2.0 * jax.nn.sigmoid(-2.0 * z)) + _abs_excess(z)
+  return out, soft_sign(u, tau) * du + dfdtau * dtau
+
+
+def abs_difference(a: jax.Array, b: jax.Array, d: jax.Array) -> jax.Array:
+  """``|a| - |b|`` where ``d = a - b`` is known more precisely than ``a - b``.
+
+  Where ``a`` and ``b`` share a sign the result is ``+-d`` exactly; only
+  pairs straddling zero are formed from ``|a|`` and ``|b|``.  Summed over a
+  sample this keeps total-deviation *differences* accurate to ``eps * n * |d|``
+  instead of ``eps * n * range``.
+  """
+  both_pos = (a >= 0) & (b >= 0)
+  both_neg = (a <= 0) & (b <= 0)
+  straddle = ~(both_pos | both_neg)
+  safe_a = jnp.where(straddle, a, jnp.zeros_like(a))
+  safe_b = jnp.where(straddle, b, jnp.zeros_like(b))
+  return jnp.where(both_pos, d, jnp.where(both_neg, -d, jnp.abs(safe_a) - jnp.abs(safe_b)))
+
+
+def soft_abs_difference(a, b, d, tau):
+  """``soft_abs(a) - soft_abs(b)`` computed as in :func:`abs_difference`."""
+  lim = saturation(a.dtype)
+  za = ratio(jnp.abs(a), tau, lim)
+  zb = ratio(jnp.abs(b), tau, lim)
+  return abs_difference(a, b, d) + tau * (_abs_excess(za) - _abs_excess(zb))
+
+
+def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1) -> jax.Array:
+  """``exp(-cost/tau)`` normalised over ``axis`` (over ``valid`` entries only).
+
+  Stable for every ``tau`` and any cost magnitude: the minimum is subtracted
+  first (under ``stop_gradient``: the weights do not depend on it), ratios are
+  clipped where ``exp`` already underflows to an exact 0, and masked entries
+  get exactly zero weight with zero gradient.  ``+inf`` costs get weight 0.
+  """
+  if valid is not None:
+    cost = jnp.where(valid, cost, jnp.inf)
+  # -inf costs (e.g. a +inf sample value scored by a soft max) take all the
+  # weight, shared equally, as in the hard limit.
+  neg = jnp.isneginf(cost)
+  any_neg = jnp.any(neg, axis=axis, keepdims=True)
+  cost = jnp.where(any_neg, jnp.where(neg, jnp.zeros_like(cost), jnp.inf), cost)
+  finite = jnp.isfinite(cost)
+  cmin = jax.lax.stop_gradient(
+      jnp.min(jnp.where(finite | jnp.isnan(cost), cost, jnp.inf), axis=axis, keepdims=True))
+  cmin = jnp.where(jnp.isfinite(cmin), cmin, jnp.zeros_like(cmin))
+  shifted = jnp.where(jnp.isposinf(cost), jnp.inf, cost - cmin)
+  z = ratio(shifted, tau, exp_limit(cost.dtype))
+  e = jnp.exp(-z)
+  if valid is not None:
+    e = jnp.where(valid, e, jnp.zeros_like(e))
+  total = jnp.sum(e, axis=axis, keepdims=True)
+  return e / jnp.where(total > 0, total, jnp.ones_like(total))
+
+
+def softmax_weights(score: jax.Array, tau: jax.Array, valid=None, axis: int = -1) -> jax.Array:
+  return softmin_weights(-score, tau, valid, axis)
+
+
+def soft_logsumexp(a: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
+                   keepdims: bool = False) -> jax.Array:
+  """``tau * log(sum(exp(a / tau)))``, stable for every ``tau`` and ``+-inf``."""
+  neg = jnp.asarray(-jnp.inf, a.dtype)
+  if valid is not None:
+    a = jnp.where(valid, a, neg)
+  m = jax.lax.stop_gradient(jnp.max(a, axis=axis, keepdims=True))
+  m_finite = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+  shifted = jnp.where(jnp.isneginf(a), -jnp.inf, a - m_finite)
+  z = ratio(shifted, tau, exp_limit(a.dtype))
+  e = jnp.exp(z)
+  e = jnp.where(jnp.isneginf(a), jnp.zeros_like(e), e)
+  s = jnp.sum(e, axis=axis, keepdims=True)
+  safe_s = jnp.where(s > 0, s, jnp.ones_like(s))
+  out = m_finite + tau * jnp.log(safe_s)
+  # All -inf (or empty mask): -inf.  A +inf entry: +inf.  NaN propagates.
+  out = jnp.where(s > 0, out, neg)
+  out = jnp.where(jnp.isposinf(m), m, out)
+  out = jnp.where(jnp.isnan(m), m, out)
+  if not keepdims:
+    out = jnp.squeeze(out, axis=axis)
+  return out
+
+
+def weighted_sum(weights: jax.Array, x: jax.Array, axis: int = -1) -> jax.Array:
+  """``sum(weights * x)`` where a zero weight on an infinite value counts 0."""
+  safe_x = jnp.where(weights == 0, jnp.zeros_like(x), x)
+  return jnp.sum(weights * safe_x, axis=axis)
