@@ -9,6 +9,8 @@ Only the names in ``__all__`` are public API; modules whose names start with an
 underscore are private and may change without notice.
 """
 
+from softq._pool import median_pool
+from softq._pool import quantile_pool
 from softq._quantile import argmedian
 from softq._quantile import argquantile
 from softq._quantile import DEFAULT_ALGORITHM
@@ -41,12 +43,14 @@ __all__ = (
     "argquantile",
     "max",
     "median",
+    "median_pool",
     "min",
     "nanmedian",
     "nanpercentile",
     "nanquantile",
     "percentile",
     "quantile",
+    "quantile_pool",
     "rank",
     "sign",
     "sort",
