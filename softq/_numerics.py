@@ -42,6 +42,26 @@ def floor_tau(tau: jax.Array) -> jax.Array:
   return jnp.maximum(tau, jnp.asarray(tau_floor(tau.dtype), tau.dtype))
 
 
+@jax.custom_jvp
+def divide(u: jax.Array, tau: jax.Array) -> jax.Array:
+  """``u / tau`` whose derivative never forms ``tau**2``.
+
+  ``lax.div``'s own rule computes ``-u * tau**-2``: for ``tau`` below ~1e-19
+  (float32) ``tau**-2`` overflows and ``0 * inf`` gives NaN.  Here the tangent
+  is ``(du - z dtau) / tau`` with ``z = u / tau`` (bounded by the callers), so
+  every order of derivative stays finite.
+  """
+  return u / tau
+
+
+@divide.defjvp
+def _divide_jvp(primals, tangents):
+  u, tau = primals
+  du, dtau = tangents
+  z = divide(u, tau)
+  return z, divide(du - z * dtau, tau)
+
+
 def ratio(u: jax.Array, tau: jax.Array, limit: float) -> jax.Array:
   """``clip(u / tau, -limit, limit)`` with finite values and gradients.
 
@@ -53,7 +73,7 @@ def ratio(u: jax.Array, tau: jax.Array, limit: float) -> jax.Array:
   big = ~(jnp.abs(u) <= limit * tau)  # also True for NaN: handled below
   safe_u = jnp.where(big, jnp.zeros_like(u), u)
   clipped = jnp.where(jnp.isnan(u), u, jnp.sign(u) * limit)
-  return jnp.where(big, clipped, safe_u / tau)
+  return jnp.where(big, clipped, divide(safe_u, tau))
 
 
 def soft_sign(u: jax.Array, tau: jax.Array) -> jax.Array:
