@@ -1,0 +1,1 @@
+"""softq benchmarks: run a module with ``python -m benchmarks.<name>``."""
