@@ -171,6 +171,9 @@ def soft_logsumexp(a: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
   if valid is not None:
     a = jnp.where(valid, a, neg)
   m = jax.lax.stop_gradient(jnp.max(a, axis=axis, keepdims=True))
+  # A +inf entry makes the result +inf: compute the rest on zeros so that
+  # exp(limit) never overflows into the (discarded) branch's gradient.
+  a = jnp.where(jnp.isposinf(m), jnp.zeros_like(a), a)
   m_finite = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
   shifted = jnp.where(jnp.isneginf(a), -jnp.inf, a - m_finite)
   z = ratio(shifted, tau, exp_limit(a.dtype))
@@ -189,6 +192,16 @@ def soft_logsumexp(a: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
 
 
 def weighted_sum(weights: jax.Array, x: jax.Array, axis: int = -1) -> jax.Array:
-  """``sum(weights * x)`` where a zero weight on an infinite value counts 0."""
-  safe_x = jnp.where(weights == 0, jnp.zeros_like(x), x)
-  return jnp.sum(weights * safe_x, axis=axis)
+  """``sum(weights * x)`` where a zero weight on an infinite value counts 0.
+
+  Infinite values pass no gradient to their weight: ``d/dw_i = x_i = +-inf``
+  times a zero cotangent is NaN, and the engine mixes weight rows (``einsum``
+  with coefficient 0), so one infinite order statistic (the ends of a soft
+  sort of ``[-inf, 1, inf]``) would poison every other one.  Their own
+  gradient ``d/dx_i = w_i`` is kept.
+  """
+  finite = jnp.isfinite(x)
+  safe_x = jnp.where(finite, x, jnp.zeros_like(x))
+  inf_x = jnp.where(finite | (weights == 0), jnp.zeros_like(x), x)
+  return (jnp.sum(weights * safe_x, axis=axis)
+          + jnp.sum(jax.lax.stop_gradient(weights) * inf_x, axis=axis))

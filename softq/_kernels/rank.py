@@ -51,7 +51,10 @@ def soft_ranks(x, valid, m, tau):
   row_w = w_col
   md = jnp.sum(row_w * abs_sum) / jnp.maximum(jnp.sum(row_w * n_pairs), 1.0)
   gap = 3.0 * md / mf
-  tau_rank = _numerics.floor_tau(tau / jnp.maximum(gap, _numerics.tau_floor(dtype)))
+  # divide(): plain `/` differentiates through gap**-2, which overflows for
+  # data spread ~1e-20 in float32 (NaN gradients).
+  tau_rank = _numerics.floor_tau(
+      _numerics.divide(tau, jnp.maximum(gap, _numerics.tau_floor(dtype))))
   return ranks, ties, tau_rank
 
 
@@ -60,13 +63,16 @@ def prepare(x, valid, m, tau):
 
 
 def select(state, x, valid, m, k, r, tau):
-  del x, r, tau, m
+  del r, tau, m
   ranks, ties, tau_rank = state
   target = jnp.asarray(k, ranks.dtype) + 1.0
   half_width = 0.5 * jnp.maximum(ties - 1.0, 0.0)
   excess = _numerics.soft_abs(ranks - target, tau_rank) - half_width
   # soft plus via soft abs: tau log(1 + e^{z/tau}) = z/2 + soft_abs_{2 tau}(z)/2
   dist = 0.5 * excess + 0.5 * _numerics.soft_abs(excess, 2.0 * tau_rank)
-  return _numerics.softmin_weights(dist * dist, tau_rank, valid)
+  # An infinite value never carries weight (its hard rank is extreme): a
+  # finite order statistic must stay finite (0 * inf is avoided downstream).
+  finite = jnp.isfinite(x) if valid is None else valid & jnp.isfinite(x)
+  return _numerics.softmin_weights(dist * dist, tau_rank, finite)
 
 
