@@ -193,7 +193,8 @@ def check_temperature(temperature: Any, name: str, dtype) -> tuple[jax.Array, st
     t = np.asarray(temperature)
     if t.dtype.kind == "c":
       raise TypeError(f"{name}: temperature must be real.")
-    if t.dtype.kind not in "biuf":
+    # bfloat16 (and other ml_dtypes floats) have NumPy kind "V".
+    if t.dtype.kind not in "biuf" and not jnp.issubdtype(t.dtype, jnp.floating):
       raise TypeError(f"{name}: temperature must be numeric, got dtype {t.dtype}.")
     tf = t.astype(np.float64)
     if np.any(~np.isfinite(tf)) or np.any(tf < 0):

@@ -72,3 +72,15 @@ def test_regression_infinite_order_statistic_poisoned_other_gradients(algorithm)
   assert gx[0] == 0 and gx[3] == 0
   np.testing.assert_array_equal(softq.sort(x, temperature=1e-3, algorithm=algorithm),
                                 [-np.inf, 0.3, 1.5, 4.0, np.inf])
+
+
+def test_regression_bfloat16_temperature_rejected_as_non_numeric():
+  # NumPy reports bfloat16's kind as "V": a bfloat16 temperature (natural
+  # with bfloat16 data) raised "temperature must be numeric".
+  x = jnp.array([0.3, -1.2, 2.5], jnp.bfloat16)
+  t = jnp.asarray(0.1, jnp.bfloat16)
+  out = softq.median(x, temperature=t)
+  assert out.dtype == jnp.bfloat16
+  np.testing.assert_allclose(float(out), 0.3, atol=1e-2)
+  with pytest.raises(TypeError, match="temperature must be numeric"):
+    softq.median(x, temperature=np.array(["a"]))
