@@ -81,9 +81,12 @@ def soft_sign(u: jax.Array, tau: jax.Array) -> jax.Array:
   return jnp.tanh(ratio(u, tau, saturation(u.dtype)))
 
 
-def _abs_excess(z: jax.Array) -> jax.Array:
-  """``log1p(exp(-2 z))`` for ``z >= 0``."""
+def abs_excess(z: jax.Array) -> jax.Array:
+  """``log1p(exp(-2 z))`` for ``z >= 0``: ``soft_abs(u) = |u| + tau * abs_excess(|u|/tau)``."""
   return jnp.log1p(jnp.exp(-2.0 * z))
+
+
+_abs_excess = abs_excess
 
 
 @jax.custom_jvp
@@ -116,8 +119,11 @@ def abs_difference(a: jax.Array, b: jax.Array, d: jax.Array) -> jax.Array:
   sample this keeps total-deviation *differences* accurate to ``eps * n * |d|``
   instead of ``eps * n * range``.
   """
-  both_pos = (a >= 0) & (b >= 0)
-  both_neg = (a <= 0) & (b <= 0)
+  # Strict signs: at a == 0 or b == 0 the kink of |.| must be differentiated as
+  # jnp.abs does (sign(0) = 0) for every pair alike, or the constant-in-i terms
+  # |b_j| stop cancelling in the softmin and the gradient is wrong.
+  both_pos = (a > 0) & (b > 0)
+  both_neg = (a < 0) & (b < 0)
   straddle = ~(both_pos | both_neg)
   safe_a = jnp.where(straddle, a, jnp.zeros_like(a))
   safe_b = jnp.where(straddle, b, jnp.zeros_like(b))

@@ -7,6 +7,7 @@ shape.  ``temperature=0`` (concrete) calls the ``jax.numpy`` function itself.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -43,13 +44,18 @@ def _prepare(name, a, axis, temperature, algorithm, method="linear",
   return a, lay, cdtype, tau, mode
 
 
-def _hard_values(name, a, q, lay, method, keepdims, where, nan_ignore, is_median):
+def _hard_values(name, a, q, lay, method, keepdims, where, nan_ignore, is_median,
+                 percent_q=None):
   """The ``jax.numpy`` result itself (bit for bit, with its gradient)."""
+  del name
   axis = lay.axes if len(lay.axes) != a.ndim else None
   if where is None and method in _JNP_METHODS:
     if is_median:
       fn = jnp.nanmedian if nan_ignore else jnp.median
       return fn(a, axis=axis, keepdims=keepdims)
+    if percent_q is not None:
+      fn = jnp.nanpercentile if nan_ignore else jnp.percentile
+      return fn(a, percent_q, axis=axis, method=method, keepdims=keepdims)
     fn = jnp.nanquantile if nan_ignore else jnp.quantile
     return fn(a, q, axis=axis, method=method, keepdims=keepdims)
   if method in _JNP_METHODS:
@@ -68,7 +74,7 @@ def _hard_values(name, a, q, lay, method, keepdims, where, nan_ignore, is_median
 
 def _soft_quantile(name: str, a, q, axis, *, method: str, keepdims: bool,
                    temperature, algorithm: str, where, nan_ignore: bool,
-                   weights_out: bool, is_median: bool = False):
+                   weights_out: bool, is_median: bool = False, percent_q=None):
   """Values (``q.shape + out_shape``) or weights (``q.shape + a.shape``)."""
   a, lay, cdtype, tau, mode = _prepare(name, a, axis, temperature, algorithm, method)
   q_arr = jnp.asarray(q)
@@ -79,15 +85,42 @@ def _soft_quantile(name: str, a, q, axis, *, method: str, keepdims: bool,
         where=where, nan_ignore=nan_ignore, weights_out=weights_out, cdtype=cdtype)
 
   if mode == "zero" and not weights_out:
-    out = _hard_values(name, a, q, lay, method, keepdims, where, nan_ignore, is_median)
+    out = _hard_values(name, a, q, lay, method, keepdims, where, nan_ignore, is_median,
+                       percent_q)
     if out is not None:
       return out
 
-  q_vec = q_arr.reshape(-1)
-  lead = q_arr.shape
-  rows = _engine.make_rows(a, lay, where, nan_ignore, name, cdtype)
+  q_static = None
+  if _checks.is_concrete(q):
+    q_np = np.asarray(q)
+    q_static = (tuple(float(v) for v in q_np.reshape(-1)), str(_engine._q_dtype(q_np)),
+                q_np.shape)
+    q_dyn = None
+  else:
+    q_dyn = q_arr
+  return _soft_core(a, tau, where, q_dyn, name=name, lay=lay, q_static=q_static,
+                    method=method, keepdims=keepdims, algorithm=algorithm,
+                    nan_ignore=nan_ignore, weights_out=weights_out, mode=mode,
+                    cdtype=str(cdtype))
+
+
+# jax.numpy's own reductions are jitted the same way: eager calls then compile
+# one program instead of dispatching hundreds of small ones; under a caller's
+# jit this is inlined.  Only hashable options are static.
+@functools.partial(jax.jit, static_argnames=(
+    "name", "lay", "q_static", "method", "keepdims", "algorithm", "nan_ignore",
+    "weights_out", "mode", "cdtype"))
+def _soft_core(a, tau, where, q_dyn, *, name, lay, q_static, method, keepdims, algorithm,
+               nan_ignore, weights_out, mode, cdtype):
+  if q_static is not None:
+    values, q_dtype, q_shape = q_static
+    q_in = np.asarray(values, dtype=q_dtype)
+    lead = q_shape
+  else:
+    q_in = q_dyn.reshape(-1)
+    lead = q_dyn.shape
+  rows = _engine.make_rows(a, lay, where, nan_ignore, name, jnp.dtype(cdtype))
   tau_rows = _axes.per_row(tau, lay, lead, name)
-  q_in = q_vec if not _checks.is_concrete(q) else np.asarray(q).reshape(-1)
   algo = None if mode == "zero" else algorithm
   soft_tau = _numerics.floor_tau(tau_rows)
   w = _engine.run_rows(rows, q_in, method, algo, soft_tau)          # (Q, B, n)
@@ -211,10 +244,9 @@ def percentile(a: ArrayLike, q: ArrayLike, axis: int | tuple[int, ...] | None = 
     3.0
   """
   _checks.check_q(q, "percentile", scale=100.0)
-  q = _percent_to_fraction(q)
-  return _soft_quantile("percentile", a, q, axis, method=method, keepdims=keepdims,
-                        temperature=temperature, algorithm=algorithm, where=where,
-                        nan_ignore=False, weights_out=False)
+  return _soft_quantile("percentile", a, _percent_to_fraction(q), axis, method=method,
+                        keepdims=keepdims, temperature=temperature, algorithm=algorithm,
+                        where=where, nan_ignore=False, weights_out=False, percent_q=q)
 
 
 def _percent_to_fraction(q):
@@ -311,10 +343,9 @@ def nanpercentile(a: ArrayLike, q: ArrayLike, axis: int | tuple[int, ...] | None
     2.0
   """
   _checks.check_q(q, "nanpercentile", scale=100.0)
-  q = _percent_to_fraction(q)
-  return _soft_quantile("nanpercentile", a, q, axis, method=method, keepdims=keepdims,
-                        temperature=temperature, algorithm=algorithm, where=where,
-                        nan_ignore=True, weights_out=False)
+  return _soft_quantile("nanpercentile", a, _percent_to_fraction(q), axis, method=method,
+                        keepdims=keepdims, temperature=temperature, algorithm=algorithm,
+                        where=where, nan_ignore=True, weights_out=False, percent_q=q)
 
 
 def argmedian(a: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
