@@ -1,0 +1,114 @@
+"""Batched soft order statistics of many small blocks (the remedian's block kernel).
+
+The remedian reduces millions of blocks of ``b <= ~20`` values each.  Running a
+1-D kernel per block (``vmap`` of :func:`softq._engine.order_stat_weights`)
+pays for a sort per block and for the kernels' large-sample machinery (row
+tiles, ``lax.switch``).  This module computes the same quantities directly on
+a ``(N, b)`` array of blocks:
+
+* the hard ``k``-th smallest value of every block by counting
+  (``#{x_j < x_i} <= k < #{x_j <= x_i}``): ``O(b^2)`` comparisons, no sort;
+  the value is *selected*, never averaged, so it is exact;
+* the ``"deviation"`` weights of :mod:`softq._kernels.deviation` (the same
+  math: the soft minimiser of the total pinball deviation, costs measured
+  relative to a hard reference value so that infinite entries and wide ranges
+  keep exact hard limits), evaluated as one ``(N, b, b)`` elementwise pass.
+
+Layout: blocks are rows of an ``(N, b)`` array and the pairwise terms an
+``(N, b, b)`` array.  Measured alternatives on CPU (n = 531,441, b = 3): the
+``(b, b, N)`` layout was 1.2x slower, and a Python list of ``b`` length-``N``
+rows with scalar pairwise terms (no broadcasts) was 30x *slower* in reverse
+mode for the full kernel (XLA does not fuse the b^2-term DAG well), although
+faster for a single pairwise sum.
+
+Blocks may be partial: ``valid`` masks a prefix of each block and ``m`` counts
+it.  Order statistics ``k`` may be static ints or traced arrays (one per block).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softq import _numerics
+
+
+def hard_select(x, valid, k):
+  """Hit mask ``(N, b)`` and value ``(N,)`` of the ``k``-th smallest valid entry.
+
+  Every copy of a tied value whose rank range covers ``k`` is hit (so hard
+  weights are uniform over ties); the value is the selected entry itself
+  (``max`` over the hits, which are all equal), hence exact.  A block with no
+  valid entry has no hit and value 0.
+  """
+  xi = x[..., :, None]
+  xj = x[..., None, :]
+  lt = xj < xi
+  le = xj <= xi
+  if valid is not None:
+    lt = lt & valid[..., None, :]
+    le = le & valid[..., None, :]
+  n_lt = jnp.sum(lt, axis=-1, dtype=jnp.int32)
+  n_le = jnp.sum(le, axis=-1, dtype=jnp.int32)
+  kk = k if isinstance(k, (int, np.integer)) else jnp.asarray(k, jnp.int32)[..., None]
+  hit = (n_lt <= kk) & (kk < n_le)
+  if valid is not None:
+    hit = hit & valid
+  neg = jnp.asarray(-jnp.inf, x.dtype)
+  value = jnp.max(jnp.where(hit, x, neg), axis=-1)
+  value = jnp.where(jnp.any(hit, axis=-1), value, jnp.zeros_like(value))
+  return hit, value
+
+
+def hit_weights(hit, dtype):
+  """Uniform weights over the hits of :func:`hard_select`."""
+  h = hit.astype(dtype)
+  count = jnp.sum(h, axis=-1, keepdims=True)
+  return h / jnp.where(count > 0, count, jnp.ones_like(count))
+
+
+def deviation_weights(x, valid, m, ks, refs, hits, tau):
+  """Soft weights of the order statistics ``ks`` of every block (``"deviation"``).
+
+  ``x`` is ``(N, b)`` (NaN-free, may hold +-inf); ``valid`` ``(N, b)`` or None;
+  ``m`` the valid count (int, or a traced scalar); ``ks`` a list of order
+  statistics, ``refs``/``hits`` their hard values and hit masks from
+  :func:`hard_select`.  Returns one ``(N, b)`` weight array per ``k``.
+
+  For ``p_k = (k + 1/2) / m`` the cost of candidate ``i`` is
+  ``D_i = sum_j (2 p_k - 1)(x_j - x_i) + soft_abs(x_j - x_i)``, taken relative
+  to a finite reference ``r`` (a hard order statistic):
+  ``sum_j [|x_i - x_j| - |r - x_j|]`` is formed by
+  :func:`softq._numerics.abs_difference` from ``d = x_i - r``, exact where
+  ``x_i`` and ``r`` lie on the same side of ``x_j`` (in particular for
+  infinite ``x_j``).  The smoothing term of ``|r - x_j|`` does not depend on
+  ``i`` and cancels in the soft-min, so it is never computed.  An order
+  statistic whose hard value is infinite takes the hard weights (as in
+  :func:`softq._engine.order_stat_weights`).
+  """
+  dtype = x.dtype
+  r = refs[0]
+  for other in refs[1:]:
+    r = jnp.where(jnp.isfinite(r), r, other)
+  r = jax.lax.stop_gradient(jnp.where(jnp.isfinite(r), r, jnp.zeros_like(r)))
+  finite = jnp.isfinite(x)
+  xi = jnp.where(finite, x, r[..., None])
+  d = xi - r[..., None]                                   # (N, b)
+  a = xi[..., :, None] - x[..., None, :]                  # (N, b, b): x_i - x_j
+  bj = (r[..., None] - x)[..., None, :]                   # (N, 1, b): r - x_j
+  rel = _numerics.abs_difference(a, bj, d[..., None])
+  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype))
+  terms = rel + tau * jnp.log1p(jnp.exp(-2.0 * z))
+  if valid is not None:
+    terms = jnp.where(valid[..., None, :], terms, jnp.zeros_like(terms))
+  total = jnp.sum(terms, axis=-1)                         # (N, b)
+  mf = jnp.asarray(m, dtype)
+  out = []
+  for k, ref, hit in zip(ks, refs, hits):
+    slope = 2.0 * jnp.asarray(k, dtype) + 1.0 - mf
+    cost = jnp.where(finite, total - slope * d, jnp.inf)
+    w = _numerics.softmin_weights(cost, tau, valid)
+    w = jnp.where(jnp.isfinite(ref)[..., None], w, hit_weights(hit, dtype))
+    out.append(w)
+  return out
