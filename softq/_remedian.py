@@ -320,8 +320,13 @@ def _grid(n: int, b: int):
   n_chunks = _ceil_div(n, chunk)
   devices = jax.device_count()
   if n_chunks >= devices:
-    per_device = max(1, _STEP_TARGET // (devices * chunk))
-    per_device = min(per_device, _ceil_div(n_chunks, devices))
+    # Chunks per device per step: a divisor of the chunks each device holds,
+    # so that no padding (which would move data between devices) is needed
+    # when the devices divide the number of chunks.
+    per_dev_total = _ceil_div(n_chunks, devices)
+    target = max(1, _STEP_TARGET // (devices * chunk))
+    per_device = max(d for d in range(1, min(target, per_dev_total) + 1)
+                     if per_dev_total % d == 0)
     groups = devices * per_device
   else:
     groups = max(1, min(n_chunks, _STEP_TARGET // chunk))
@@ -523,7 +528,8 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
   remedian above, which is *not* ``jnp.median`` but a robust estimate of it:
   on 59,049 Student-t (df=1) values its rank (the fraction of the sample below
   it) is within about 0.01 of 1/2 for ``b = 7`` (see docs/remedian.md for the
-  sweep).  Large temperatures: tends to the mean.
+  sweep).  Large temperatures: every block takes its mean (the sample mean when
+  ``n`` is a power of ``b``).
 
   Masks: with ``where=`` the result is the remedian of the *compacted*
   subsequence of selected values (in their original order), so masking and
@@ -555,9 +561,9 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
     >>> import jax.numpy as jnp, softq
     >>> x = jnp.array([3.0, 1.0, 10.0, 2.0, 4.0, 8.0, 5.0, 7.0, 6.0])
     >>> print(softq.remedian(x, block_size=3, temperature=0))
-    5.0
+    4.0
     >>> print(jnp.round(softq.remedian(x, block_size=3, temperature=0.01), 3))
-    5.0
+    4.0
   """
   name = "remedian"
   a, block_size, lay, cdtype, tau, mode = _prepare(name, a, axis, block_size,

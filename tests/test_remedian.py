@@ -1,0 +1,264 @@
+"""Tests for the soft remedian (SPEC section 5)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import softq
+from softq import _remedian
+
+
+# --------------------------------------------------------------------------
+# plain NumPy reference
+# --------------------------------------------------------------------------
+
+def ref_remedian(x, b, p=0.5):
+  """The hard remedian of SPEC section 5 (level-0 blocks at level p by padding)."""
+  v = np.asarray(x, np.float64).ravel()
+  first = True
+  while first or len(v) > 1:
+    out = []
+    for s in range(0, len(v), b):
+      blk = np.sort(v[s:s + b])
+      m = len(blk)
+      if first and p != 0.5:
+        k = min(max((m - 1) / 2 + (p - 0.5) * (m + 1 / 3), 0.0), m - 1)
+        lo, hi = int(np.floor(k)), int(np.ceil(k))
+        g = k - lo
+        out.append(blk[lo] if lo == hi else (1 - g) * blk[lo] + g * blk[hi])
+      else:
+        out.append(np.median(blk))
+    v = np.array(out)
+    first = False
+  return v[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(block_size, temperature):
+  return jax.jit(lambda x: softq.remedian(x, block_size=block_size, temperature=temperature))
+
+
+# --------------------------------------------------------------------------
+# hard limit
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("b", [3, 5, 9])
+@pytest.mark.parametrize("n_kind", ["1", "2", "b", "b+1", "b2", "1000", "7001"])
+def test_hard_limit_matches_numpy_reference(b, n_kind):
+  n = {"1": 1, "2": 2, "b": b, "b+1": b + 1, "b2": b * b, "1000": 1000, "7001": 7001}[n_kind]
+  x = np.random.default_rng(n * 31 + b).standard_normal(n)
+  got = _jitted(b, 0.0)(jnp.asarray(x, jnp.float64))
+  assert float(got) == ref_remedian(x, b)
+
+
+def test_hard_limit_with_ties_and_even_block():
+  x = np.array([5.0, 5.0, 5.0, 9.0, 1.0, 2.0, 2.0, 7.0, 3.0, 3.0])
+  for b in (2, 3, 4):
+    assert float(softq.remedian(jnp.asarray(x), block_size=b, temperature=0)) == ref_remedian(x, b)
+
+
+def test_small_temperature_converges_to_hard():
+  x = np.random.default_rng(0).standard_normal(1000)
+  hard = ref_remedian(x, 5)
+  soft = _jitted(5, 1e-6)(jnp.asarray(x))
+  np.testing.assert_allclose(float(soft), hard, atol=1e-9)
+
+
+def test_deviation_block_kernel_matches_generic_kernel():
+  """The batched closed form equals vmapping the 1-D "deviation" kernel."""
+  rng = np.random.default_rng(1)
+  x = jnp.asarray(rng.standard_normal((50, 7)))
+  ctx = _remedian._Ctx(7, "deviation", False, jnp.asarray(0.3))  # pylint: disable=protected-access
+  w_fast, _ = _remedian._blocks_weights(ctx, x, None, 7, _remedian._median_stat)  # pylint: disable=protected-access
+  w_ref, _ = _remedian._generic_weights(ctx, x, None, 3, 3, True)  # pylint: disable=protected-access
+  np.testing.assert_allclose(w_fast, w_ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["rank", "subsets"])
+def test_other_block_kernels(algorithm):
+  x = jnp.asarray(np.random.default_rng(2).standard_normal(60))
+  hard = ref_remedian(np.asarray(x), 5)
+  soft = softq.remedian(x, block_size=5, temperature=1e-4, algorithm=algorithm)
+  np.testing.assert_allclose(float(soft), hard, atol=1e-3)
+  w = softq.argremedian(x, block_size=5, temperature=0.5, algorithm=algorithm)
+  v = softq.remedian(x, block_size=5, temperature=0.5, algorithm=algorithm)
+  np.testing.assert_allclose(float(jnp.sum(w * x)), float(v), atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# shapes
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (1, True), ((0, 2), False),
+                                           (-1, False), ((1, 2), True)])
+def test_axes_and_keepdims_match_loop(axis, keepdims):
+  a = np.random.default_rng(3).standard_normal((4, 6, 5))
+  got = softq.remedian(jnp.asarray(a), axis, block_size=3, keepdims=keepdims, temperature=0)
+  want_shape = np.median(a, axis=axis, keepdims=keepdims).shape
+  assert got.shape == want_shape
+  ax = tuple(range(3)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+  ax = tuple(sorted(d % 3 for d in ax))
+  kept = [d for d in range(3) if d not in ax]
+  moved = np.transpose(a, kept + list(ax)).reshape(-1, int(np.prod([a.shape[d] for d in ax])))
+  want = np.array([ref_remedian(r, 3) for r in moved]).reshape(want_shape)
+  np.testing.assert_array_equal(np.asarray(got), want)
+
+
+def test_soft_batch_equals_rows_and_per_row_temperature():
+  a = jnp.asarray(np.random.default_rng(4).standard_normal((3, 40)))
+  tau = jnp.asarray([0.1, 0.5, 2.0])
+  got = softq.remedian(a, axis=1, block_size=3, temperature=tau)
+  for i in range(3):
+    want = softq.remedian(a[i], block_size=3, temperature=tau[i])
+    np.testing.assert_allclose(got[i], want, rtol=1e-12)
+
+
+def test_dtypes_and_extreme_temperatures():
+  x = np.random.default_rng(5).standard_normal(500)
+  for dtype in (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64):
+    for tau in (1e-30, 1.0, 1e30):
+      v = softq.remedian(jnp.asarray(x, dtype), temperature=tau)
+      assert v.dtype == dtype and np.isfinite(float(v)), (dtype, tau)
+  # Large temperature: every block takes its mean (a tree of block means).
+  big = softq.remedian(jnp.asarray(x[:343]), temperature=1e30)
+  np.testing.assert_allclose(float(big), np.mean(x[:343]), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# argremedian and gradients
+# --------------------------------------------------------------------------
+
+def test_argremedian_reproduces_value():
+  x = jnp.asarray(np.random.default_rng(6).standard_normal((2, 1000)))
+  w = softq.argremedian(x, block_size=5, temperature=0.3)
+  v = softq.remedian(x, axis=-1, block_size=5, temperature=0.3)
+  assert w.shape == x.shape and bool(jnp.all(w >= 0))
+  np.testing.assert_allclose(jnp.sum(w, -1), 1.0, atol=1e-12)
+  np.testing.assert_allclose(jnp.sum(w * x, -1), v, atol=1e-12)
+  wh = softq.argremedian(x, block_size=5, temperature=0)
+  np.testing.assert_allclose(jnp.sum(wh * x, -1), softq.remedian(x, -1, block_size=5, temperature=0))
+  assert softq.argmedian(x, algorithm="remedian", temperature=0.3).shape == x.shape
+
+
+def test_check_grads_float64():
+  x = jnp.asarray(np.random.default_rng(7).standard_normal(11))
+  f = lambda x, t: softq.remedian(x, block_size=3, temperature=t)
+  check_grads(f, (x, jnp.asarray(0.7)), order=2, modes=("fwd", "rev"))
+  g = lambda x: softq.argremedian(x, block_size=3, temperature=0.7)
+  check_grads(g, (x,), order=1, modes=("fwd", "rev"))
+
+
+def test_large_gradient_finite_and_sums_to_one():
+  x = jnp.asarray(np.random.default_rng(8).standard_normal(10 ** 5), jnp.float32)
+  g = jax.jit(jax.grad(lambda x: softq.remedian(x)))(x)
+  assert bool(jnp.all(jnp.isfinite(g)))
+  np.testing.assert_allclose(float(jnp.sum(g)), 1.0, atol=1e-3)
+
+
+def test_nan_inf_and_masks():
+  x = jnp.asarray([1.0, 2.0, jnp.inf, 4.0, -jnp.inf, 3.0, 0.5])
+  for tau in (0.0, 0.1):
+    v = softq.remedian(x, block_size=3, temperature=tau)
+    np.testing.assert_allclose(float(v), ref_remedian(np.asarray(x), 3), atol=1e-6)
+  g = jax.grad(lambda x: softq.remedian(x, block_size=3, temperature=0.1))(x)
+  assert bool(jnp.all(jnp.isfinite(g)))
+  y = jnp.asarray([1.0, jnp.nan, 3.0, 2.0, 8.0])
+  assert np.isnan(float(softq.remedian(y, block_size=3)))
+  assert float(softq.nanmedian(y, algorithm="remedian", temperature=0)) == ref_remedian(
+      [1.0, 3.0, 2.0, 8.0], _remedian.DEFAULT_BLOCK_SIZE)
+  z = jnp.asarray(np.random.default_rng(9).standard_normal(50))
+  mask = np.random.default_rng(10).random(50) < 0.6
+  for tau in (0.0, 0.2):
+    got = softq.remedian(z, block_size=3, temperature=tau, where=mask)
+    want = softq.remedian(z[mask], block_size=3, temperature=tau)
+    np.testing.assert_allclose(float(got), float(want), atol=1e-12)
+  w = softq.argremedian(z, block_size=3, temperature=0.2, where=mask)
+  assert float(jnp.sum(jnp.where(mask, 0.0, w))) == 0.0
+
+
+# --------------------------------------------------------------------------
+# accuracy
+# --------------------------------------------------------------------------
+
+def test_median_rank_error_heavy_tails():
+  x = np.random.default_rng(11).standard_t(1, 59049)
+  v = float(jax.jit(lambda x: softq.remedian(x, temperature=0.01))(jnp.asarray(x, jnp.float32)))
+  assert abs(np.mean(x < v) - 0.5) < 0.02
+
+
+def test_padded_quantiles_traced_q():
+  x = np.random.default_rng(12).standard_normal(20000)
+  ps = np.array([0.1, 0.25, 0.75, 0.9])
+  f = jax.jit(lambda x, q: softq.quantile(x, q, algorithm="remedian", temperature=0.01))
+  got = np.asarray(f(jnp.asarray(x, jnp.float32), jnp.asarray(ps, jnp.float32)))
+  for p, v in zip(ps, got):
+    assert abs(np.mean(x < v) - p) < 0.04, (p, np.mean(x < v))
+  hard = softq.quantile(jnp.asarray(x[:300]), ps, algorithm="remedian", temperature=0)
+  want = [ref_remedian(x[:300], _remedian.DEFAULT_BLOCK_SIZE, p) for p in ps]
+  np.testing.assert_allclose(np.asarray(hard), want, rtol=1e-12)
+
+
+def test_quantile_methods_and_median_route():
+  x = jnp.asarray(np.random.default_rng(13).standard_normal(200))
+  for method in ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
+                 "averaged_inverted_cdf"):
+    v = softq.quantile(x, 0.3, algorithm="remedian", method=method, temperature=0)
+    assert float(jnp.min(x)) <= float(v) <= float(jnp.max(x))
+  assert float(softq.median(x, algorithm="remedian", temperature=0)) == ref_remedian(
+      np.asarray(x), _remedian.DEFAULT_BLOCK_SIZE)
+
+
+# --------------------------------------------------------------------------
+# streaming
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chunk", [1, 7, 100])
+@pytest.mark.parametrize("tau", [0.0, 0.3])
+def test_streaming_equals_one_shot(chunk, tau):
+  n = 700
+  x = jnp.asarray(np.random.default_rng(14).standard_normal(n))
+  state = softq.remedian_init(block_size=3, max_size=10 ** 4, dtype=jnp.float64,
+                              temperature=tau)
+  update = functools.partial(softq.remedian_update)
+
+  def body(s, c):
+    return update(s, c), None
+
+  state, _ = jax.jit(lambda s, xs: jax.lax.scan(body, s, xs))(state, x.reshape(-1, chunk))
+  got = softq.remedian_result(state)
+  want = softq.remedian(x, block_size=3, temperature=tau)
+  np.testing.assert_allclose(float(got), float(want), rtol=1e-12, atol=1e-12)
+
+
+def test_streaming_past_max_size_and_empty():
+  state = softq.remedian_init(block_size=3, max_size=9, temperature=0.0)
+  assert np.isnan(float(softq.remedian_result(state)))
+  for c in jnp.arange(27.0).reshape(3, 9):
+    state = softq.remedian_update(state, c)
+  # three complete trees of 9 values, averaged: (4 + 13 + 22) / 3
+  assert float(softq.remedian_result(state)) == 13.0
+
+
+# --------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------
+
+def test_errors():
+  x = jnp.ones(10)
+  with pytest.raises(ValueError, match="block_size=3"):
+    softq.remedian(x, block_size=1)
+  with pytest.raises(ValueError, match="block_size"):
+    softq.remedian_init(block_size=0)
+  with pytest.raises(ValueError, match="valid algorithms"):
+    softq.remedian(x, algorithm="remedian")
+  with pytest.raises(ValueError, match="empty"):
+    softq.remedian(jnp.ones((0, 3)), axis=0)
+  with pytest.raises(ValueError, match="temperature"):
+    softq.remedian(x, temperature=-1.0)
+  with pytest.raises(TypeError):
+    softq.remedian(x, 0, block_size=3, keepdims=False, temperature=1.0, algorithm="deviation",
+                   where=None, extra=1)  # pylint: disable=unexpected-keyword-arg
