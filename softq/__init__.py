@@ -22,6 +22,12 @@ from softq._quantile import percentile
 from softq._quantile import quantile
 from softq._quantile import rank
 from softq._quantile import sort
+from softq._remedian import argremedian
+from softq._remedian import remedian
+from softq._remedian import remedian_init
+from softq._remedian import remedian_result
+from softq._remedian import remedian_update
+from softq._remedian import RemedianState
 from softq._soft import abs  # pylint: disable=redefined-builtin
 from softq._soft import argmax
 from softq._soft import argmin
@@ -41,6 +47,7 @@ __all__ = (
     "argmedian",
     "argmin",
     "argquantile",
+    "argremedian",
     "max",
     "median",
     "median_pool",
@@ -52,6 +59,11 @@ __all__ = (
     "quantile",
     "quantile_pool",
     "rank",
+    "remedian",
+    "remedian_init",
+    "remedian_result",
+    "remedian_update",
+    "RemedianState",
     "sign",
     "sort",
 )
