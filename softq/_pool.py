@@ -110,17 +110,43 @@ def _pool(name, inputs, q, window_shape, strides, padding, *, method, temperatur
   pads = _pads(name, spatial, window, strides, padding)
   index, valid, out_spatial = _window_indices(tuple(spatial), window, strides, pads)
   b = math.prod(batch)
-  # (B, S, C) -> gather -> (B, P, K, C) -> (B, *out_spatial, C, K)
   rows = x.reshape((b, math.prod(spatial), features))
-  windows = jnp.take(rows, jnp.asarray(index), axis=1, mode="clip")
-  windows = jnp.moveaxis(windows, 2, -1).reshape((b,) + out_spatial + (features, index.shape[1]))
-  where = None
-  if not valid.all():
-    where = jnp.asarray(valid.reshape((1,) + out_spatial + (1, valid.shape[1])))
-  out = _quantile.quantile(windows, q, axis=-1, method=method, temperature=temperature,
-                           algorithm=algorithm, where=where)
-  lead = jnp.shape(q)
-  return out.reshape(lead + batch + out_spatial + (features,))
+  out_shape = jnp.shape(q) + batch + out_spatial + (features,)
+  if jnp.ndim(temperature):
+    # One temperature per output entry: lay it out like the windows, (B, P, C).
+    try:
+      temperature = jnp.broadcast_to(
+          jnp.asarray(temperature), batch + out_spatial + (features,)).reshape(b, -1, features)
+    except ValueError:
+      raise ValueError(
+          f"{name}: temperature of shape {jnp.shape(temperature)} does not broadcast "
+          f"against the output shape {batch + out_spatial + (features,)}.") from None
+  full = valid.all(axis=1)
+  if full.all() or not full.any():
+    vals = _reduce_windows(rows, index, None if full.all() else valid, q, method,
+                           temperature, algorithm)
+    return vals.reshape(out_shape)
+  # Windows that touch the padding need the (slower) masked path: reduce the
+  # interior windows without a mask and only the border ones with it, then
+  # put the two groups back in output order with one static permutation.
+  inner, border = np.flatnonzero(full), np.flatnonzero(~full)
+  order = np.argsort(np.concatenate([inner, border]))
+  parts = [
+      _reduce_windows(rows, index[sel], mask, q, method,
+                      temperature[:, sel] if jnp.ndim(temperature) else temperature,
+                      algorithm)
+      for sel, mask in ((inner, None), (border, valid[border]))]
+  vals = jnp.take(jnp.concatenate(parts, axis=-2), jnp.asarray(order), axis=-2)
+  return vals.reshape(out_shape)
+
+
+def _reduce_windows(rows, index, valid, q, method, temperature, algorithm):
+  """``rows (B, S, C)`` -> ``q.shape + (B, P, C)``: the quantile of each window."""
+  windows = jnp.take(rows, jnp.asarray(index), axis=1, mode="clip")     # (B, P, K, C)
+  windows = jnp.swapaxes(windows, 2, 3)                                  # (B, P, C, K)
+  where = None if valid is None else jnp.asarray(valid[None, :, None, :])
+  return _quantile.quantile(windows, q, axis=-1, method=method, temperature=temperature,
+                            algorithm=algorithm, where=where)
 
 
 def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
