@@ -37,7 +37,7 @@ from softq._soft import sign
 
 __version__ = "0.1.0"
 
-ALGORITHMS = ("subsets", "deviation", "rank", "remedian")
+ALGORITHMS = ("subsets", "deviation", "rank", "sorted", "remedian")
 
 __all__ = (
     "ALGORITHMS",

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ALGORITHMS = ("subsets", "deviation", "rank", "remedian")
-EXACT_ALGORITHMS = ("subsets", "deviation", "rank")
+ALGORITHMS = ("subsets", "deviation", "rank", "sorted", "remedian")
+EXACT_ALGORITHMS = ("subsets", "deviation", "rank", "sorted")
 METHODS = (
     "linear",
     "lower",
@@ -171,8 +171,8 @@ def check_subsets_size(n: int, name: str) -> None:
     raise ValueError(
         f"{name}: algorithm='subsets' enumerates C(n, n/2) subsets and is limited "
         f"to n <= {MAX_SUBSETS_SIZE} values, got n={n} "
-        f"(C(n, n/2) = {math.comb(n, n // 2)}); use algorithm='deviation' "
-        "or 'rank' (exact limit) or 'remedian' (O(n)).")
+        f"(C(n, n/2) = {math.comb(n, n // 2)}); use algorithm='sorted' "
+        "(O(n log n)), 'deviation' or 'rank' (exact limit) or 'remedian' (O(n)).")
 
 
 def check_temperature(temperature: Any, name: str, dtype) -> tuple[jax.Array, str]:

@@ -15,10 +15,11 @@ the one-hot of the ``k``-th order statistic (uniform over ties) as
 ``tau -> 0``.
 """
 
-from softq._kernels import deviation, rank, subsets
+from softq._kernels import deviation, rank, sorted_deviation, subsets
 
 KERNELS = {
     "subsets": subsets,
     "deviation": deviation,
     "rank": rank,
+    "sorted": sorted_deviation,
 }

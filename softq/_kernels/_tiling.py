@@ -9,8 +9,12 @@ import jax.numpy as jnp
 
 #: Up to this many rows the pairwise matrix is formed whole (fastest).
 DENSE_LIMIT = 2048
-#: Rows per tile beyond that: a (tile, n) slab per step of a ``lax.map``.
+#: Rows per tile beyond that: a (tile, n) slab per step of a ``lax.map``...
 TILE_ROWS = 128
+#: ... but at most this many pairs per tile, so a slab (and the handful of
+#: slabs that reverse mode keeps alive while recomputing a tile) stays small
+#: however large n is: memory O(n * TILE_PAIRS / n) = O(TILE_PAIRS + n).
+TILE_PAIRS = 1 << 20
 
 
 def pairwise_rowsum(f: Callable, rows: tuple, cols: tuple, n_rows: int) -> jax.Array:
@@ -28,8 +32,10 @@ def pairwise_rowsum(f: Callable, rows: tuple, cols: tuple, n_rows: int) -> jax.A
 
   if n_rows <= DENSE_LIMIT:
     return block(rows)
-  pad = (-n_rows) % TILE_ROWS
+  n_cols = cols[0].shape[0]
+  tile = max(8, min(TILE_ROWS, TILE_PAIRS // max(n_cols, 1)))
+  pad = (-n_rows) % tile
   padded = tuple(jnp.pad(r, (0, pad), mode="edge") for r in rows)
-  tiled = tuple(r.reshape(-1, TILE_ROWS) for r in padded)
+  tiled = tuple(r.reshape(-1, tile) for r in padded)
   out = jax.lax.map(jax.checkpoint(block), tiled)
   return jax.tree.map(lambda t: t.reshape(-1)[:n_rows], out)
