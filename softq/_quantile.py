@@ -21,7 +21,7 @@ from softq import _engine
 from softq import _numerics
 
 #: The default soft order-statistic algorithm (see docs/choosing.md).
-DEFAULT_ALGORITHM = "deviation"
+DEFAULT_ALGORITHM = "sorted"
 
 _JNP_METHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf")
 
