@@ -59,7 +59,30 @@ def _divide_jvp(primals, tangents):
   u, tau = primals
   du, dtau = tangents
   z = divide(u, tau)
-  return z, divide(du - z * dtau, tau)
+  # A product with reciprocal() rather than a division: reverse mode
+  # transposes it into another product, so forward-over-reverse (a gradient
+  # of a gradient, e.g. argremedian's weights w.r.t. the temperature) meets
+  # reciprocal's saturated derivative instead of lax.div's tau**-2.
+  return z, (du - z * dtau) * reciprocal(tau)
+
+
+@jax.custom_jvp
+def reciprocal(tau: jax.Array) -> jax.Array:
+  """``1 / tau`` whose derivative ``-1/tau**2`` saturates at the dtype's max.
+
+  ``1/tau**2`` overflows for ``tau`` below ~1e-19 (float32) and meets exactly
+  zero cotangents in second derivatives (0 * inf = NaN); saturating keeps it
+  finite.  First derivatives never use it (:func:`divide` forms ``z / tau``).
+  """
+  return 1.0 / tau
+
+
+@reciprocal.defjvp
+def _reciprocal_jvp(primals, tangents):
+  (tau,), (dtau,) = primals, tangents
+  r = reciprocal(tau)
+  big = jnp.asarray(np.finfo(r.dtype).max, r.dtype)
+  return r, -dtau * jnp.minimum(r * r, big)
 
 
 def ratio(u: jax.Array, tau: jax.Array, limit: float) -> jax.Array:
