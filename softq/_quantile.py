@@ -21,7 +21,7 @@ from softq import _engine
 from softq import _numerics
 
 #: The default soft order-statistic algorithm (see docs/choosing.md).
-DEFAULT_ALGORITHM = "sorted"
+DEFAULT_ALGORITHM = "rank"
 
 _JNP_METHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf")
 
@@ -189,11 +189,15 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: int | tuple[int, ...] | None = No
   softq replaces each order statistic by a soft one, a convex combination
   ``sum_i w_i x_i`` whose weights come from ``algorithm``:
 
-  * ``"deviation"`` (default): ``w = softmin_tau(D)`` with
+  * ``"rank"`` (default): soft ranks ``R_i = (n+1)/2 + 1/2 sum_j tanh((x_i - x_j)/tau)``,
+    weights by closeness of ``R`` to ``k + 1`` (ties cover a range of ranks);
+    O(n^2) time, O(n) memory, the fastest smooth exact-limit algorithm;
+  * ``"deviation"``: ``w = softmin_tau(D)`` with
     ``D_i = sum_j (2p-1)(x_j - x_i) + soft_abs_tau(x_j - x_i)``,
     ``p = (k + 1/2)/n``; O(n^2) time, O(n) memory;
-  * ``"rank"``: soft ranks ``R_i = (n+1)/2 + 1/2 sum_j tanh((x_i - x_j)/tau)``,
-    weights by closeness of ``R`` to ``k + 1``; O(n^2);
+  * ``"sorted"``: the deviation costs in O(n log n) (prefix sums plus a soft
+    correction over 16 sorted neighbours): the fast choice for large ``n`` at
+    small ``tau``; smooth only up to a stated bound (see ``docs/choosing.md``);
   * ``"subsets"``: soft min over subsets of the soft max; n <= 20;
   * ``"remedian"``: the soft remedian with padding (O(n); its limit is the
     hard remedian, not ``jnp.quantile``; see :func:`softq.remedian`).
@@ -268,7 +272,8 @@ def median(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
   The value is ``sum_i w_i x_i`` with ``w = argmedian(a)``; for an even
   sample the mean of the two soft middle order statistics.  With the default
   ``"deviation"`` algorithm ``w`` is the soft-min of the soft total absolute
-  deviation ``D_i = sum_j tau log(2 cosh((x_i - x_j)/tau))``.
+  deviation ``D_i = sum_j tau log(2 cosh((x_i - x_j)/tau))`` (``"deviation"``);
+  the default ``"rank"`` picks it by soft ranks instead.
 
   Hard limit (``temperature -> 0``): ``jnp.median`` (ties and even ``n``
   included).  Large temperature: the mean.  Smooth for every ``tau > 0``.
