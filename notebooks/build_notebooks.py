@@ -99,7 +99,7 @@ One sample of 9 values with an outlier. Each algorithm gives convex weights
 `w = argmedian(x)` and the value `sum(w * x)`:
 
 * `"subsets"`: soft min over subsets of size 5 of the soft max (exponential, n <= 20);
-* `"deviation"` (default): soft minimiser of the total absolute deviation;
+* `"deviation"`: soft minimiser of the total absolute deviation;
 * `"rank"`: the value whose soft rank is closest to the middle;
 * `"remedian"`: the soft remedian (medians of blocks of medians, O(n)); its
   hard limit is the *remedian*, which on this sample is not the median: with the
@@ -107,7 +107,7 @@ One sample of 9 values with an outlier. Each algorithm gives convex weights
   last 2 (median 12.8), and the remedian is the median of those two, 6.85.
   Notebook 03 shows it at the scale where it is meant to be used.
 
-(`"sorted"`, when available, computes the `"deviation"` costs in O(n log n) and
+(`"sorted"`, the default, computes the `"deviation"` costs in O(n log n) and
 gives the same numbers on a sample this small.)
 """),
     code("""
