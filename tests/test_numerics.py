@@ -394,7 +394,7 @@ if HAS_REMEDIAN:
   CALLS["argremedian"] = lambda **k: softq.argremedian(X, **k)
 
 
-@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf, np.array([0.5, -0.1])],
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf, np.array([-0.1])],
                          ids=["negative", "nan", "inf", "array"])
 @pytest.mark.parametrize("name", list(CALLS))
 def test_concrete_bad_temperature_raises_at_call_time(name, bad):
