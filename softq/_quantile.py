@@ -114,7 +114,9 @@ def _soft_core(a, tau, where, q_dyn, *, name, lay, q_static, method, keepdims, a
                nan_ignore, weights_out, mode, cdtype):
   if q_static is not None:
     values, q_dtype, q_shape = q_static
-    q_in = np.asarray(values, dtype=q_dtype)
+    # averaged_inverted_cdf follows NumPy, which works in float64: rounding q to
+    # float32 first moved q * n off an integer (0.1 -> 0.10000000149).
+    q_in = np.asarray(values, dtype=np.float64 if method == "averaged_inverted_cdf" else q_dtype)
     lead = q_shape
   else:
     q_in = q_dyn.reshape(-1)

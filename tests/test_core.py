@@ -434,3 +434,16 @@ def test_regression_gradient_sums_to_one_when_a_sample_equals_the_median(algorit
   np.testing.assert_allclose(g.sum(), 1.0, atol=1e-9)
   gq = jax.grad(lambda v: softq.quantile(v, 0.3, temperature=0.1, algorithm=algorithm))(x)
   np.testing.assert_allclose(gq.sum(), 1.0, atol=1e-9)
+
+
+def test_regression_averaged_inverted_cdf_float32_input_uses_float64_levels():
+  # q = 0.1 rounded to float32 made q * n = 1.0000000149, not an integer, and
+  # the average of the two order statistics was lost.
+  x = np.random.default_rng(0).normal(size=10).round(2).astype(np.float32)
+  q = [0.1, 0.25, 0.5, 0.9]
+  want = np.quantile(x, q, method="averaged_inverted_cdf")
+  with jax.enable_x64(False):
+    got = softq.quantile(x, q, method="averaged_inverted_cdf", temperature=0)
+    got_soft = softq.quantile(x, q, method="averaged_inverted_cdf", temperature=1e-5)
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  np.testing.assert_allclose(got_soft, want, rtol=1e-5)
