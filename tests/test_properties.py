@@ -151,7 +151,10 @@ def test_quantile_monotone_in_q_at_small_temperature(data, algorithm, method, qs
 
 @given(samples(), st.sampled_from(EXACT), st.sampled_from(METHODS), st.floats(0, 1))
 def test_temperature_zero_equals_jnp(data, algorithm, method, q):
-  x, axis, _ = data
+  x, axis, dtype = data
+  # q in x's dtype: jnp.quantile(float32, float64 q, method="inverted_cdf")
+  # itself raises a lax.mul dtype error under x64.
+  q = np.asarray(q, dtype)
   np.testing.assert_array_equal(
       softq.quantile(x, q, axis, method=method, temperature=0, algorithm=algorithm),
       jnp.quantile(jnp.asarray(x), q, axis, method=method))
@@ -187,7 +190,8 @@ def test_soft_family_finite_and_bounded(data, t):
   assert np.all(w >= 0)
   np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
   m = np.asarray(softq.max(x, temperature=tau), np.float64)
-  assert np.all(m >= x.max(-1) - atol) and np.all(m <= x.max(-1) + tau * np.log(n) + atol)
+  bound = x.max(-1) + tau * np.log(n) * (1 + 1e-5)  # attained by constant samples
+  assert np.all(m >= x.max(-1) - atol) and np.all(m <= bound + atol)
 
 
 @pytest.mark.parametrize("profile", ["ci", "long"])
