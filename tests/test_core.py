@@ -387,7 +387,8 @@ def test_traced_temperature_checked_under_chexify():
   import chex
   x = jnp.arange(5.0)
   f = chex.chexify(jax.jit(lambda t: softq.median(x, temperature=t)))
-  with pytest.raises(ValueError, match="temperature"):
+  # chexify reports failed value assertions as AssertionError (chex's choice).
+  with pytest.raises((AssertionError, ValueError), match="temperature"):
     f(-1.0)
     chex.block_until_chexify_assertions_complete()
   assert np.isfinite(f(0.5))
