@@ -648,8 +648,8 @@ def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 
     >>> state = softq.remedian_init(block_size=3, temperature=0.0)
     >>> for chunk in jnp.arange(12.0).reshape(4, 3):
     ...   state = softq.remedian_update(state, chunk)
-    >>> print(softq.remedian_result(state))
-    5.5
+    >>> print(softq.remedian_result(state))  # blocks 1, 4, 7, 10 -> 4, 10 -> 7
+    7.0
   """
   name = "remedian_init"
   block_size = _checks.check_block_size(block_size, name)
