@@ -81,22 +81,75 @@ def reciprocal(tau: jax.Array) -> jax.Array:
 def _reciprocal_jvp(primals, tangents):
   (tau,), (dtau,) = primals, tangents
   r = reciprocal(tau)
-  big = jnp.asarray(np.finfo(r.dtype).max, r.dtype)
-  return r, -dtau * jnp.minimum(r * r, big)
+  # Saturated at r = sqrt(max) by a select (whose derivative is a select too,
+  # so a second derivative never meets inf * 0), not by min(r * r, max).
+  cap = jnp.asarray(np.sqrt(np.finfo(r.dtype).max), r.dtype)
+  rc = jnp.where(r < cap, r, cap)
+  return r, -dtau * (rc * rc)
 
 
-def ratio(u: jax.Array, tau: jax.Array, limit: float) -> jax.Array:
+@jax.custom_jvp
+def hoisted_reciprocal(tau: jax.Array) -> jax.Array:
+  """``1 / tau`` whose tangent ``-(dtau * r) * r`` reverse mode transposes to
+  ``-(ct * r) * r`` (no ``r**2`` formed on its own, which overflows float32
+  below ~1e-19).  Part of :func:`hoisted_temperature`.
+  """
+  return 1.0 / tau
+
+
+@hoisted_reciprocal.defjvp
+def _hoisted_reciprocal_jvp(primals, tangents):
+  (tau,), (dtau,) = primals, tangents
+  r = hoisted_reciprocal(tau)
+  return r, -((dtau * r) * r)
+
+
+def hoisted_temperature(tau: jax.Array):
+  """``(1 / tau, log tau)``: what :func:`ratio` needs, computed outside loops.
+
+  Inside ``lax.scan``/``fori_loop`` bodies JAX's partial evaluation inlines a
+  ``custom_jvp`` function whose inputs are all known, dropping its rule.  That
+  is the case of :func:`softq.argremedian`, whose weights are a pullback of
+  the remedian's scan, differentiated in the temperature: :func:`divide`'s
+  rule is lost there and ``lax.div``'s ``tau**-2`` overflows.  A loop body
+  given this pair only multiplies (:func:`times_inverse`): its own rule
+  (used whenever the rule survives) is ``du / tau - z * dlog(tau)``, bounded
+  in every mode; the inlined product ``u * (1/tau)`` differentiates through
+  :func:`hoisted_reciprocal`, computed outside the loop, exactly.
+  """
+  return hoisted_reciprocal(tau), jnp.log(tau)
+
+
+@jax.custom_jvp
+def times_inverse(u: jax.Array, inv: jax.Array, log_tau: jax.Array) -> jax.Array:
+  """``u / tau`` given ``(inv, log_tau)`` from :func:`hoisted_temperature`."""
+  return u * inv
+
+
+@times_inverse.defjvp
+def _times_inverse_jvp(primals, tangents):
+  u, inv, log_tau = primals
+  du, _, dlog = tangents   # dinv = -inv * dlog: the rule uses dlog
+  z = times_inverse(u, inv, log_tau)
+  return z, du * inv - z * dlog
+
+
+def ratio(u: jax.Array, tau: jax.Array, limit: float, inv_tau=None) -> jax.Array:
   """``clip(u / tau, -limit, limit)`` with finite values and gradients.
 
   ``tau`` must be positive (floored).  Where ``|u| > limit * tau`` the result is
   the constant ``+-limit`` and ``u`` is replaced by zero *before* the division,
   so no infinite intermediate (nor ``0 * inf`` in reverse mode) ever appears.
   Infinite ``u`` gives ``+-limit``.
+
+  ``inv_tau``: the pair :func:`hoisted_temperature` computed by the caller
+  *outside* any ``lax.scan``/``fori_loop`` whose body calls this (see there).
   """
   big = ~(jnp.abs(u) <= limit * tau)  # also True for NaN: handled below
   safe_u = jnp.where(big, jnp.zeros_like(u), u)
   clipped = jnp.where(jnp.isnan(u), u, jnp.sign(u) * limit)
-  return jnp.where(big, clipped, divide(safe_u, tau))
+  z = divide(safe_u, tau) if inv_tau is None else times_inverse(safe_u, *inv_tau)
+  return jnp.where(big, clipped, z)
 
 
 def soft_sign(u: jax.Array, tau: jax.Array) -> jax.Array:
@@ -161,7 +214,8 @@ def soft_abs_difference(a, b, d, tau):
   return abs_difference(a, b, d) + tau * (_abs_excess(za) - _abs_excess(zb))
 
 
-def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1) -> jax.Array:
+def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
+                    inv_tau=None) -> jax.Array:
   """``exp(-cost/tau)`` normalised over ``axis`` (over ``valid`` entries only).
 
   Stable for every ``tau`` and any cost magnitude: the minimum is subtracted
@@ -181,7 +235,7 @@ def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1)
       jnp.min(jnp.where(finite | jnp.isnan(cost), cost, jnp.inf), axis=axis, keepdims=True))
   cmin = jnp.where(jnp.isfinite(cmin), cmin, jnp.zeros_like(cmin))
   shifted = jnp.where(jnp.isposinf(cost), jnp.inf, cost - cmin)
-  z = ratio(shifted, tau, exp_limit(cost.dtype))
+  z = ratio(shifted, tau, exp_limit(cost.dtype), inv_tau)
   e = jnp.exp(-z)
   if valid is not None:
     e = jnp.where(valid, e, jnp.zeros_like(e))

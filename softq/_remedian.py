@@ -138,6 +138,7 @@ class _Ctx:
   algorithm: str
   hard: bool
   tau: Any          # scalar temperature (floored), unused when hard
+  inv_tau: Any = None  # hoisted_temperature(tau), computed outside the scan (_numerics.ratio)
 
 
 def _blocks_weights(ctx: _Ctx, x, valid, m, stat):
@@ -159,7 +160,7 @@ def _blocks_weights(ctx: _Ctx, x, valid, m, stat):
   elif ctx.algorithm == "deviation":
     ks, refs, hits = ([lo], [r_lo], [hit_lo]) if same else (
         [lo, hi], [r_lo, r_hi], [hit_lo, hit_hi])
-    ws = _blocks.deviation_weights(x, valid, m, ks, refs, hits, ctx.tau)
+    ws = _blocks.deviation_weights(x, valid, m, ks, refs, hits, ctx.tau, ctx.inv_tau)
     w_lo, w_hi = ws[0], ws[-1]
   else:
     w_lo, w_hi = _generic_weights(ctx, x, valid, lo, hi, same)
@@ -227,12 +228,23 @@ def _one_level(ctx: _Ctx, v, vv, count, stat):
   nb = v.shape[-1] // b
   blk = v.reshape(-1, b)
   vblk = None if vv is None else vv.reshape(-1, b)
-  out, vout = _level(ctx, blk, vblk, stat)
   if count is None:
+    out, vout = _level(ctx, blk, vblk, stat)
     reshape = lambda t: None if t is None else t.reshape(lead + (nb,))
     return reshape(out), reshape(vout), None
+  # The partial block is computed twice: with the full-block kernel (on its
+  # padding, result discarded) and exactly.  The discarded pass sees its
+  # values through stop_gradient: its zero cotangent times a huge partial
+  # derivative (ties with the padding at a tiny temperature) would be NaN.
   if isinstance(count, (int, np.integer)):
     idx, rem = divmod(int(count), b)
+    if rem:
+      blk_full = blk.at[idx].set(jax.lax.stop_gradient(blk[idx]))
+      vblk_full = None if vblk is None else vblk.at[idx].set(
+          jax.lax.stop_gradient(vblk[idx]))
+    else:
+      blk_full, vblk_full = blk, vblk
+    out, vout = _level(ctx, blk_full, vblk_full, stat)
     if rem:
       p_out, p_vout = _level(ctx, blk[idx:idx + 1, :rem],
                              None if vblk is None else vblk[idx:idx + 1, :rem], stat)
@@ -242,11 +254,15 @@ def _one_level(ctx: _Ctx, v, vv, count, stat):
   else:
     idx = jnp.clip(count // b, 0, nb - 1)
     rem = count - (count // b) * b
+    has = rem > 0
+    partial_row = ((jnp.arange(nb) == idx) & has)[:, None]
+    sg = lambda t: None if t is None else jnp.where(
+        partial_row, jax.lax.stop_gradient(t), t)
+    out, vout = _level(ctx, sg(blk), sg(vblk), stat)
     pblk = jax.lax.dynamic_slice_in_dim(blk, idx, 1)
     pvblk = None if vblk is None else jax.lax.dynamic_slice_in_dim(vblk, idx, 1)
     valid = jnp.arange(b) < rem
     p_out, p_vout = _level(ctx, pblk, pvblk, stat, valid[None], jnp.maximum(rem, 1))
-    has = rem > 0
     out = out.at[idx].set(jnp.where(has, p_out[0], out[idx]))
     if vout is not None:
       vout = vout.at[idx].set(jnp.where(has, p_vout[0], vout[idx]))
@@ -343,6 +359,18 @@ def _tree(ctx: _Ctx, x, xv, count, stat0):
   total = groups * steps * chunk
   x, xv = _pad_to(x, total), _pad_to(xv, total)
   unroll = _unrolled(b, c)
+  # The chunk holding the end of the data is reduced by the scan (result
+  # discarded) and again exactly below: the scan sees it through
+  # stop_gradient (see _one_level).
+  if isinstance(count, (int, np.integer)):
+    j, rem = divmod(int(count), chunk)
+    in_partial = None if not rem else (np.arange(total) // chunk) == j
+  else:
+    j = jnp.clip(count // chunk, 0, groups * steps - 1)
+    in_partial = ((jnp.arange(total) // chunk) == j) & (count % chunk > 0)
+  sg = lambda t: None if t is None or in_partial is None else jnp.where(
+      in_partial, jax.lax.stop_gradient(t), t)
+  xs, xvs = (x, xv) if in_partial is None else (sg(x), sg(xv))
 
   def as_steps(t):
     return None if t is None else jnp.swapaxes(t.reshape(groups, steps, chunk), 0, 1)
@@ -352,7 +380,7 @@ def _tree(ctx: _Ctx, x, xv, count, stat0):
     v, vv = _levels(ctx, v, vv, None, stat0, c, unroll)
     return carry, (v[:, 0], None if vv is None else vv[:, 0])
 
-  _, (roots, vroots) = jax.lax.scan(step, None, (as_steps(x), as_steps(xv)))
+  _, (roots, vroots) = jax.lax.scan(step, None, (as_steps(xs), as_steps(xvs)))
 
   def flat(t):
     return None if t is None else jnp.swapaxes(t, 0, 1).reshape(groups * steps)
@@ -404,7 +432,8 @@ def _row_value(ctx: _Ctx, x, xv, valid, stat0):
 def _row(ctx_args, x, valid, tau, stat0, weights_out: bool):
   """Value (scalar) or weights ``(n,)`` of one row."""
   block_size, algorithm, hard = ctx_args
-  ctx = _Ctx(block_size, algorithm, hard, tau)
+  ctx = _Ctx(block_size, algorithm, hard, tau,
+             None if hard else _numerics.hoisted_temperature(jnp.asarray(tau)))
   if not weights_out:
     return _row_value(ctx, x, None, valid, stat0)
   # sum_i W_i(x) z_i is linear in z: its gradient in z is W(x), still a
@@ -673,7 +702,8 @@ def _stream_ctx(state, algorithm, name):
   block_size = state.pending.shape[1]
   hard = _checks.is_concrete(state.temperature) and bool(
       np.all(np.asarray(state.temperature) == 0))
-  return _Ctx(block_size, algorithm, hard, _numerics.floor_tau(state.temperature))
+  tau = _numerics.floor_tau(state.temperature)
+  return _Ctx(block_size, algorithm, hard, tau, _numerics.hoisted_temperature(tau))
 
 
 def remedian_update(state: RemedianState, chunk: ArrayLike, *,

@@ -113,16 +113,7 @@ def _compiled(name):
   return jax.jit(lambda x, t: (lambda r: (r[0][1], r[1][0], r[1][1]))(vg(x, t)))
 
 
-# argremedian's weights are a vjp of the remedian, so their temperature
-# gradient is a second derivative; below ~1e-19 (float32) / at the float64
-# floor its discarded padded-block branch (ties) meets 0 * huge.  Known, open.
-ARGREMEDIAN_TINY = "argremedian: second-order NaN at temperature < ~1e-19 (docs/numerics.md)"
-
-
 def run(name, x, t, dtype):
-  if name.startswith("argremedian") and (
-      (dtype == jnp.float32 and t < 1e-19) or t <= 0):
-    pytest.xfail(ARGREMEDIAN_TINY)
   out, gx, gt = _compiled(name)(jnp.asarray(x, dtype), jnp.asarray(t, dtype))
   assert out.dtype == dtype and gx.dtype == dtype, (out.dtype, gx.dtype)
   return tuple(np.asarray(v, np.float64) for v in (out, gx, gt))

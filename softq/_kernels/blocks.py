@@ -68,7 +68,7 @@ def hit_weights(hit, dtype):
   return h / jnp.where(count > 0, count, jnp.ones_like(count))
 
 
-def deviation_weights(x, valid, m, ks, refs, hits, tau):
+def deviation_weights(x, valid, m, ks, refs, hits, tau, inv_tau=None):
   """Soft weights of the order statistics ``ks`` of every block (``"deviation"``).
 
   ``x`` is ``(N, b)`` (NaN-free, may hold +-inf); ``valid`` ``(N, b)`` or None;
@@ -85,7 +85,8 @@ def deviation_weights(x, valid, m, ks, refs, hits, tau):
   infinite ``x_j``).  The smoothing term of ``|r - x_j|`` does not depend on
   ``i`` and cancels in the soft-min, so it is never computed.  An order
   statistic whose hard value is infinite takes the hard weights (as in
-  :func:`softq._engine.order_stat_weights`).
+  :func:`softq._engine.order_stat_weights`).  ``inv_tau``: see
+  :func:`softq._numerics.ratio` (the remedian calls this inside a scan).
   """
   dtype = x.dtype
   r = refs[0]
@@ -98,7 +99,7 @@ def deviation_weights(x, valid, m, ks, refs, hits, tau):
   a = xi[..., :, None] - x[..., None, :]                  # (N, b, b): x_i - x_j
   bj = (r[..., None] - x)[..., None, :]                   # (N, 1, b): r - x_j
   rel = _numerics.abs_difference(a, bj, d[..., None])
-  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype))
+  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype), inv_tau)
   terms = rel + tau * jnp.log1p(jnp.exp(-2.0 * z))
   if valid is not None:
     terms = jnp.where(valid[..., None, :], terms, jnp.zeros_like(terms))
@@ -108,7 +109,7 @@ def deviation_weights(x, valid, m, ks, refs, hits, tau):
   for k, ref, hit in zip(ks, refs, hits):
     slope = 2.0 * jnp.asarray(k, dtype) + 1.0 - mf
     cost = jnp.where(finite, total - slope * d, jnp.inf)
-    w = _numerics.softmin_weights(cost, tau, valid)
+    w = _numerics.softmin_weights(cost, tau, valid, inv_tau=inv_tau)
     w = jnp.where(jnp.isfinite(ref)[..., None], w, hit_weights(hit, dtype))
     out.append(w)
   return out
