@@ -223,6 +223,11 @@ def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
   clipped where ``exp`` already underflows to an exact 0, and masked entries
   get exactly zero weight with zero gradient.  ``+inf`` costs get weight 0.
   """
+  return softmin_weights_and_exponent(cost, tau, valid, axis, inv_tau)[0]
+
+
+def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=None):
+  """:func:`softmin_weights` and its (clipped) exponent ``(cost - min) / tau``."""
   if valid is not None:
     cost = jnp.where(valid, cost, jnp.inf)
   # -inf costs (e.g. a +inf sample value scored by a soft max) take all the
@@ -240,7 +245,7 @@ def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
   if valid is not None:
     e = jnp.where(valid, e, jnp.zeros_like(e))
   total = jnp.sum(e, axis=axis, keepdims=True)
-  return e / jnp.where(total > 0, total, jnp.ones_like(total))
+  return e / jnp.where(total > 0, total, jnp.ones_like(total)), z
 
 
 def softmax_weights(score: jax.Array, tau: jax.Array, valid=None, axis: int = -1) -> jax.Array:

@@ -173,6 +173,18 @@ def _blocks_weights(ctx: _Ctx, x, valid, m, stat):
   return w, hard_value
 
 
+def _soft_value(ctx: _Ctx, x, valid, m, stat):
+  """Block values by :func:`softq._kernels.blocks.soft_value` (analytic tangent)."""
+  lo, hi, g = stat(m)
+  same = isinstance(lo, int) and lo == hi
+  hit_lo, r_lo = _blocks.hard_select(x, valid, lo)
+  if same:
+    return _blocks.soft_value(x, valid, m, [lo], [r_lo], [hit_lo], None, ctx.tau, ctx.inv_tau)
+  hit_hi, r_hi = _blocks.hard_select(x, valid, hi)
+  return _blocks.soft_value(x, valid, m, [lo, hi], [r_lo, r_hi], [hit_lo, hit_hi], g,
+                            ctx.tau, ctx.inv_tau)
+
+
 def _generic_weights(ctx: _Ctx, x, valid, lo, hi, same):
   """Any 1-D kernel of :mod:`softq._kernels`, vmapped over the blocks."""
   n_blocks = x.shape[0]
@@ -196,6 +208,9 @@ def _level(ctx: _Ctx, blk, vblk, stat, valid=None, m=None):
   (or ``blk`` itself when None) is what the weights average."""
   if m is None:
     m = blk.shape[-1]
+  if (vblk is None and not ctx.hard and ctx.algorithm == "deviation"
+      and ctx.inv_tau is not None):
+    return _soft_value(ctx, blk, valid, m, stat), None
   w, hard_value = _blocks_weights(ctx, blk, valid, m, stat)
   value = hard_value if ctx.hard else _numerics.weighted_sum(w, blk)
   return value, (None if vblk is None else _numerics.weighted_sum(w, vblk))

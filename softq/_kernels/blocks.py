@@ -113,3 +113,105 @@ def deviation_weights(x, valid, m, ks, refs, hits, tau, inv_tau=None):
     w = jnp.where(jnp.isfinite(ref)[..., None], w, hit_weights(hit, dtype))
     out.append(w)
   return out
+
+
+# --------------------------------------------------------------------------
+# the soft block value with an analytic tangent (the remedian's value path)
+# --------------------------------------------------------------------------
+
+def _value_parts(x, tau, inv, log_tau, aux):
+  """Everything :func:`deviation_value` and its tangent rule need, in one pass."""
+  valid, slopes, r, hitw, fin_refs, g = aux
+  dtype = x.dtype
+  finite = jnp.isfinite(x)
+  xi = jnp.where(finite, x, r[..., None])
+  d = xi - r[..., None]                                   # (N, b)
+  a = xi[..., :, None] - x[..., None, :]                  # (N, b, b)
+  bj = (r[..., None] - x)[..., None, :]
+  rel = _numerics.abs_difference(a, bj, d[..., None])
+  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype), (inv, log_tau))
+  excess = jnp.log1p(jnp.exp(-2.0 * z))
+  terms = rel + tau * excess
+  if valid is not None:
+    terms = jnp.where(valid[..., None, :], terms, jnp.zeros_like(terms))
+  total = jnp.sum(terms, axis=-1)
+  ws, zetas = [], []
+  for slope, hw, fin_ref in zip(slopes, hitw, fin_refs):
+    cost = jnp.where(finite, total - slope * d, jnp.inf)
+    w, zeta = _numerics.softmin_weights_and_exponent(cost, tau, valid, inv_tau=(inv, log_tau))
+    ws.append(jnp.where(fin_ref[..., None], w, hw))
+    zetas.append(zeta)
+  vs = [_numerics.weighted_sum(w, x) for w in ws]
+  v = vs[0] if len(vs) == 1 else (1.0 - g) * vs[0] + g * vs[1]
+  return v, (finite, a, z, excess, ws, zetas, vs)
+
+
+@jax.custom_jvp
+def deviation_value(x, tau, inv, log_tau, aux):
+  """Soft value ``sum_i w_i x_i`` of the ``"deviation"`` block order statistic(s).
+
+  The same number as :func:`deviation_weights` followed by a weighted sum,
+  with an analytic tangent: for ``w = softmin(zeta)``, ``zeta_i = (c_i -
+  min c) / tau``, ``dv = sum_i w_i dx_i - sum_i w_i (x_i - v) dzeta_i`` and
+  ``tau dzeta_i = sum_j T_ij (dx_i - dx_j) - slope dx_i + (S_i - zeta_i) dtau``
+  with ``T_ij = tanh((x_i - x_j) / tau)`` (the derivative of the soft
+  absolute value) and ``S_i = sum_j d(tau E(|x_i - x_j| / tau))/dtau``; every
+  term of ``c_i`` that does not depend on ``i`` cancels because
+  ``sum_i w_i (x_i - v) = 0``.  Reverse mode then keeps one ``(N, b, b)``
+  residual (``T``) instead of the dozen that autodiff of the elementwise
+  chain keeps: the remedian's value-and-gradient at n = 531,441 (float32,
+  2 loaded CPU cores, same-process A/B) went from 425-466 ms to 156-190 ms.
+
+  ``(inv, log_tau)`` is :func:`softq._numerics.hoisted_temperature` (the
+  rule uses ``dlog_tau`` for the temperature's tangent); ``aux`` =
+  ``(valid, slopes, r, hit_weights, finite_refs, g)`` is not differentiated:
+  ``slopes[k] = 2 k + 1 - m``, ``r`` the common finite reference, and the
+  hard weights ``hit_weights[k]`` replace the soft ones where the ``k``-th
+  hard value is infinite (``finite_refs[k]`` false).
+  """
+  return _value_parts(x, tau, inv, log_tau, aux)[0]
+
+
+@deviation_value.defjvp
+def _deviation_value_jvp(primals, tangents):
+  x, tau, inv, log_tau, aux = primals
+  dx, _, _, dlog, _ = tangents
+  valid, slopes, _, _, fin_refs, g = aux
+  v, (finite, a, z, excess, ws, zetas, vs) = _value_parts(x, tau, inv, log_tau, aux)
+  t = jnp.sign(a) * jnp.tanh(z)                           # tanh(a / tau), saturated
+  s = z * (2.0 * jax.nn.sigmoid(-2.0 * z)) + excess       # d(tau E)/dtau per pair
+  col_ok = finite if valid is None else finite & valid
+  t = jnp.where(col_ok[..., None, :], t, jnp.zeros_like(t))
+  s = jnp.where(col_ok[..., None, :], s, jnp.zeros_like(s))
+  dxf = jnp.where(finite, dx, jnp.zeros_like(dx))
+  row_t = jnp.sum(t, axis=-1)
+  t_dx = jnp.einsum("nij,nj->ni", t, dxf)
+  s_row = jnp.sum(s, axis=-1)
+  x0 = jnp.where(finite, x, jnp.zeros_like(x))
+  dvs = []
+  for slope, w, zeta, vk, fin_ref in zip(slopes, ws, zetas, vs, fin_refs):
+    ok = fin_ref[..., None] & (w > 0)
+    vk0 = jnp.where(fin_ref, vk, jnp.zeros_like(vk))
+    q = jnp.where(ok, w * (x0 - vk0[..., None]), jnp.zeros_like(w))
+    dzeta = inv * ((row_t - slope) * dxf - t_dx) + (s_row - zeta) * dlog
+    dvs.append(jnp.sum(w * dx, axis=-1) - jnp.sum(q * dzeta, axis=-1))
+  dv = dvs[0] if len(dvs) == 1 else (1.0 - g) * dvs[0] + g * dvs[1]
+  return v, dv
+
+
+def soft_value(x, valid, m, ks, refs, hits, g, tau, hoisted):
+  """:func:`deviation_value` of the order statistics ``ks`` (one, or two mixed
+  by ``g``) given their hard values and hit masks from :func:`hard_select`."""
+  dtype = x.dtype
+  r = refs[0]
+  for other in refs[1:]:
+    r = jnp.where(jnp.isfinite(r), r, other)
+  r = jax.lax.stop_gradient(jnp.where(jnp.isfinite(r), r, jnp.zeros_like(r)))
+  mf = jnp.asarray(m, dtype)
+  slopes = [2.0 * jnp.asarray(k, dtype) + 1.0 - mf for k in ks]
+  hitw = [hit_weights(h, dtype) for h in hits]
+  fin_refs = [jnp.isfinite(ref) for ref in refs]
+  g = None if len(ks) == 1 else jnp.asarray(g, dtype)
+  inv, log_tau = hoisted
+  return deviation_value(x, jnp.asarray(tau, dtype), jnp.asarray(inv, dtype),
+                         jnp.asarray(log_tau, dtype), (valid, slopes, r, hitw, fin_refs, g))
