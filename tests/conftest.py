@@ -11,7 +11,7 @@ try:
   from hypothesis import settings, HealthCheck
 
   settings.register_profile(
-      "ci", max_examples=25, deadline=None,
+      "ci", max_examples=12, deadline=None,
       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
   settings.register_profile(
       "long", max_examples=500, deadline=None,

@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis) for the soft order statistics.
 
-Profiles (tests/conftest.py): "ci" (default, 25 examples per test) and "long"
+Profiles (tests/conftest.py): "ci" (default, 12 examples per test) and "long"
 (``SOFTQ_HYPOTHESIS_PROFILE=long``, 500).  Shapes are drawn from a small set so
 that compiled programs are reused across examples (values, temperatures and
 axes vary freely); samples are drawn with many ties and constant samples.

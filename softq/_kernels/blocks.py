@@ -180,9 +180,10 @@ def _deviation_value_jvp(primals, tangents):
   v, (finite, a, z, excess, ws, zetas, vs) = _value_parts(x, tau, inv, log_tau, aux)
   t = jnp.sign(a) * jnp.tanh(z)                           # tanh(a / tau), saturated
   s = z * (2.0 * jax.nn.sigmoid(-2.0 * z)) + excess       # d(tau E)/dtau per pair
-  col_ok = finite if valid is None else finite & valid
-  t = jnp.where(col_ok[..., None, :], t, jnp.zeros_like(t))
-  s = jnp.where(col_ok[..., None, :], s, jnp.zeros_like(s))
+  # Infinite x_j keep T_ij = +-1 (d|x_i - x_j|/dx_i); their own dx_j is zeroed.
+  if valid is not None:
+    t = jnp.where(valid[..., None, :], t, jnp.zeros_like(t))
+    s = jnp.where(valid[..., None, :], s, jnp.zeros_like(s))
   dxf = jnp.where(finite, dx, jnp.zeros_like(dx))
   row_t = jnp.sum(t, axis=-1)
   t_dx = jnp.einsum("nij,nj->ni", t, dxf)
