@@ -125,6 +125,14 @@ def _soft_core(a, tau, where, q_dyn, *, name, lay, q_static, method, keepdims, a
   tau_rows = _axes.per_row(tau, lay, lead, name)
   algo = None if mode == "zero" else algorithm
   soft_tau = _numerics.floor_tau(tau_rows)
+  if (not weights_out and mode == "soft" and algorithm == "deviation"
+      and rows.valid is None and rows.x.shape[1] <= SMALL_ROWS
+      and q_static is not None and jnp.ndim(soft_tau) == 0):
+    vals = _small_rows_deviation_values(rows, q_in, method, soft_tau)
+    if rows.nan_rows is not None:
+      vals = jnp.where(rows.nan_rows[None], jnp.nan, vals)
+    out = _axes.from_rows_reduced(vals, lay, keepdims).astype(a.dtype)
+    return out.reshape(lead + lay.out_shape(keepdims))
   w = _engine.run_rows(rows, q_in, method, algo, soft_tau)          # (Q, B, n)
   if mode == "mixed":
     w_hard = _engine.run_rows(rows, q_in, method, None, soft_tau)
@@ -140,6 +148,26 @@ def _soft_core(a, tau, where, q_dyn, *, name, lay, q_static, method, keepdims, a
   vals = _empty_fill(vals, rows)
   out = _axes.from_rows_reduced(vals, lay, keepdims).astype(a.dtype)
   return out.reshape(lead + lay.out_shape(keepdims))
+
+
+#: Rows of at most this many values (e.g. sliding windows) take the batched
+#: block kernel of the remedian for ``algorithm="deviation"`` values: the same
+#: costs and weights, all rows in one ``(B, n, n)`` pass, and an analytic
+#: tangent (:func:`softq._kernels.blocks.deviation_value`).
+SMALL_ROWS = 32
+
+
+def _small_rows_deviation_values(rows, q_in, method, tau):
+  from softq._kernels import blocks  # pylint: disable=import-outside-toplevel
+  n = rows.x.shape[1]
+  plan = _engine.quantile_plan(q_in, n, method)
+  hoisted = _numerics.hoisted_temperature(tau)
+  vs = []
+  for k in np.asarray(plan.ks).tolist():
+    hit, r = blocks.hard_select(rows.x, None, int(k))
+    vs.append(blocks.soft_value(rows.x, None, n, [int(k)], [r], [hit], None, tau, hoisted))
+  v = jnp.stack(vs)                                                  # (U, B)
+  return jnp.einsum("qu,ub->qb", jnp.asarray(plan.coef, v.dtype), v)
 
 
 def _broadcast_rows(t, shape):

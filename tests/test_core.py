@@ -457,3 +457,31 @@ def test_regression_averaged_inverted_cdf_float32_input_uses_float64_levels():
     got_soft = softq.quantile(x, q, method="averaged_inverted_cdf", temperature=1e-5)
   np.testing.assert_allclose(got, want, rtol=1e-6)
   np.testing.assert_allclose(got_soft, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 16])
+def test_small_rows_deviation_fast_path_matches_generic_kernel(n, monkeypatch):
+  # Rows of <= SMALL_ROWS values take the batched block kernel (analytic
+  # tangent) for "deviation" values; it must equal the generic 1-D kernel.
+  from softq import _quantile
+  rng = np.random.default_rng(30 + n)
+  x = rng.standard_normal((7, n))
+  x[0, 0] = np.inf
+  x[1, -1] = np.nan
+  x = jnp.asarray(np.round(x, 1))
+  q = [0.1, 0.5, 0.93]
+
+  def run(x, t):
+    return softq.quantile(x, q, axis=-1, temperature=t, algorithm="deviation",
+                          method="linear")
+
+  def loss(x, t):
+    v = run(x, t)
+    return jnp.sum(jnp.where(jnp.isfinite(v), v, 0.0) ** 2)
+
+  fast = run(x, 0.3), jax.grad(loss, argnums=(0, 1))(x, 0.3)
+  monkeypatch.setattr(_quantile, "SMALL_ROWS", 0)
+  slow = run(x, 0.3), jax.grad(loss, argnums=(0, 1))(x, 0.3)
+  np.testing.assert_allclose(fast[0], slow[0], rtol=1e-10, atol=1e-12)
+  for a, b in zip(fast[1], slow[1]):
+    np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
