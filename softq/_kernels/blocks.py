@@ -130,7 +130,8 @@ def _value_parts(x, tau, inv, log_tau, aux):
   bj = (r[..., None] - x)[..., None, :]
   rel = _numerics.abs_difference(a, bj, d[..., None])
   z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype), (inv, log_tau))
-  excess = jnp.log1p(jnp.exp(-2.0 * z))
+  e2 = jnp.exp(-2.0 * z)
+  excess = jnp.log1p(e2)
   terms = rel + tau * excess
   if valid is not None:
     terms = jnp.where(valid[..., None, :], terms, jnp.zeros_like(terms))
@@ -143,7 +144,7 @@ def _value_parts(x, tau, inv, log_tau, aux):
     zetas.append(zeta)
   vs = [_numerics.weighted_sum(w, x) for w in ws]
   v = vs[0] if len(vs) == 1 else (1.0 - g) * vs[0] + g * vs[1]
-  return v, (finite, a, z, excess, ws, zetas, vs)
+  return v, (finite, a, z, e2, excess, ws, zetas, vs)
 
 
 @jax.custom_jvp
@@ -177,9 +178,12 @@ def _deviation_value_jvp(primals, tangents):
   x, tau, inv, log_tau, aux = primals
   dx, _, _, dlog, _ = tangents
   valid, slopes, _, _, fin_refs, g = aux
-  v, (finite, a, z, excess, ws, zetas, vs) = _value_parts(x, tau, inv, log_tau, aux)
-  t = jnp.sign(a) * jnp.tanh(z)                           # tanh(a / tau), saturated
-  s = z * (2.0 * jax.nn.sigmoid(-2.0 * z)) + excess       # d(tau E)/dtau per pair
+  v, (finite, a, z, e2, excess, ws, zetas, vs) = _value_parts(x, tau, inv, log_tau, aux)
+  # From e2 = exp(-2z), already computed: tanh z = (1 - e2)/(1 + e2) and
+  # sigmoid(-2z) = e2/(1 + e2) -- no further transcendental per pair.
+  inv1p = 1.0 / (1.0 + e2)
+  t = jnp.sign(a) * ((1.0 - e2) * inv1p)                  # tanh(a / tau), saturated
+  s = z * (2.0 * e2 * inv1p) + excess                     # d(tau E)/dtau per pair
   # Infinite x_j keep T_ij = +-1 (d|x_i - x_j|/dx_i); their own dx_j is zeroed.
   if valid is not None:
     t = jnp.where(valid[..., None, :], t, jnp.zeros_like(t))
