@@ -194,11 +194,15 @@ def _deviation_value_jvp(primals, tangents):
   s_row = jnp.sum(s, axis=-1)
   x0 = jnp.where(finite, x, jnp.zeros_like(x))
   dvs = []
+  # 1/tau through reciprocal's saturating rule, not the hoisted inverse: a
+  # forward-mode derivative of this rule in tau would materialise
+  # d(1/tau) = -1/tau**2 (inf in float32 below ~1e-19) and meet 0 * inf.
+  rinv = _numerics.reciprocal(tau)
   for slope, w, zeta, vk, fin_ref in zip(slopes, ws, zetas, vs, fin_refs):
     ok = fin_ref[..., None] & (w > 0)
     vk0 = jnp.where(fin_ref, vk, jnp.zeros_like(vk))
     q = jnp.where(ok, w * (x0 - vk0[..., None]), jnp.zeros_like(w))
-    dzeta = inv * ((row_t - slope) * dxf - t_dx) + (s_row - zeta) * dlog
+    dzeta = rinv * ((row_t - slope) * dxf - t_dx) + (s_row - zeta) * dlog
     dvs.append(jnp.sum(w * dx, axis=-1) - jnp.sum(q * dzeta, axis=-1))
   dv = dvs[0] if len(dvs) == 1 else (1.0 - g) * dvs[0] + g * dvs[1]
   return v, dv
