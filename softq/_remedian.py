@@ -583,8 +583,10 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
   Default ``block_size=7``: from ``python -m benchmarks.remedian``, the
   smallest block size whose padded quantiles are accurate (b = 3 and 5
   cannot reach p = 0.1: the first level already takes a block minimum);
-  its median rank error matches b = 9..15 and it is faster than them.  Use
-  ``block_size=3`` for the fastest median when quantiles are not needed.
+  its median rank error matches b = 9..15 and it is as fast as b = 3..9
+  (value and gradient at n = 531,441 float32: 0.48x ``jnp.median``'s; see
+  docs/remedian.md).  Use ``block_size=15`` for the most accurate extreme
+  quantiles.
 
   Args:
     a: array of real numbers (integers are promoted to float; float16 and
