@@ -89,30 +89,52 @@ def deviation_weights(x, valid, m, ks, refs, hits, tau, inv_tau=None):
   :func:`softq._numerics.ratio` (the remedian calls this inside a scan).
   """
   dtype = x.dtype
+  r = _reference(refs)
+  finite, d, _, _, _, _, total = _pair_totals(x, valid, r, tau, inv_tau)
+  slopes = _slopes(ks, m, dtype)
+  out = []
+  for slope, ref, hit in zip(slopes, refs, hits):
+    cost = jnp.where(finite, total - slope * d, jnp.inf)
+    w = _numerics.softmin_weights(cost, tau, valid, inv_tau=inv_tau)
+    w = jnp.where(jnp.isfinite(ref)[..., None], w, hit_weights(hit, dtype))
+    out.append(w)
+  return out
+
+
+def _reference(refs):
+  """The common finite reference ``r``: the first finite hard value (else 0)."""
   r = refs[0]
   for other in refs[1:]:
     r = jnp.where(jnp.isfinite(r), r, other)
-  r = jax.lax.stop_gradient(jnp.where(jnp.isfinite(r), r, jnp.zeros_like(r)))
+  return jax.lax.stop_gradient(jnp.where(jnp.isfinite(r), r, jnp.zeros_like(r)))
+
+
+def _slopes(ks, m, dtype):
+  """``2 k + 1 - m`` for every order statistic ``k`` (the pinball slope times ``m``)."""
+  mf = jnp.asarray(m, dtype)
+  return [2.0 * jnp.asarray(k, dtype) + 1.0 - mf for k in ks]
+
+
+def _pair_totals(x, valid, r, tau, inv_tau):
+  """The ``(N, b, b)`` pass: per candidate ``sum_j [rel_ij + tau E(z_ij)]``.
+
+  Returns ``(finite, d, a, z, e2, excess, total)`` with ``d = x_i - r``,
+  ``a = x_i - x_j``, ``z = |a| / tau`` (clipped), ``e2 = exp(-2 z)`` and
+  ``excess = E(z) = log1p(e2)``; the costs of :func:`deviation_weights`.
+  """
   finite = jnp.isfinite(x)
   xi = jnp.where(finite, x, r[..., None])
   d = xi - r[..., None]                                   # (N, b)
   a = xi[..., :, None] - x[..., None, :]                  # (N, b, b): x_i - x_j
   bj = (r[..., None] - x)[..., None, :]                   # (N, 1, b): r - x_j
   rel = _numerics.abs_difference(a, bj, d[..., None])
-  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype), inv_tau)
-  terms = rel + tau * jnp.log1p(jnp.exp(-2.0 * z))
+  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(x.dtype), inv_tau)
+  e2 = jnp.exp(-2.0 * z)
+  excess = jnp.log1p(e2)
+  terms = rel + tau * excess
   if valid is not None:
     terms = jnp.where(valid[..., None, :], terms, jnp.zeros_like(terms))
-  total = jnp.sum(terms, axis=-1)                         # (N, b)
-  mf = jnp.asarray(m, dtype)
-  out = []
-  for k, ref, hit in zip(ks, refs, hits):
-    slope = 2.0 * jnp.asarray(k, dtype) + 1.0 - mf
-    cost = jnp.where(finite, total - slope * d, jnp.inf)
-    w = _numerics.softmin_weights(cost, tau, valid, inv_tau=inv_tau)
-    w = jnp.where(jnp.isfinite(ref)[..., None], w, hit_weights(hit, dtype))
-    out.append(w)
-  return out
+  return finite, d, a, z, e2, excess, jnp.sum(terms, axis=-1)
 
 
 # --------------------------------------------------------------------------
@@ -122,20 +144,7 @@ def deviation_weights(x, valid, m, ks, refs, hits, tau, inv_tau=None):
 def _value_parts(x, tau, inv, log_tau, aux):
   """Everything :func:`deviation_value` and its tangent rule need, in one pass."""
   valid, slopes, r, hitw, fin_refs, g = aux
-  dtype = x.dtype
-  finite = jnp.isfinite(x)
-  xi = jnp.where(finite, x, r[..., None])
-  d = xi - r[..., None]                                   # (N, b)
-  a = xi[..., :, None] - x[..., None, :]                  # (N, b, b)
-  bj = (r[..., None] - x)[..., None, :]
-  rel = _numerics.abs_difference(a, bj, d[..., None])
-  z = _numerics.ratio(jnp.abs(a), tau, _numerics.saturation(dtype), (inv, log_tau))
-  e2 = jnp.exp(-2.0 * z)
-  excess = jnp.log1p(e2)
-  terms = rel + tau * excess
-  if valid is not None:
-    terms = jnp.where(valid[..., None, :], terms, jnp.zeros_like(terms))
-  total = jnp.sum(terms, axis=-1)
+  finite, d, a, z, e2, excess, total = _pair_totals(x, valid, r, tau, (inv, log_tau))
   ws, zetas = [], []
   for slope, hw, fin_ref in zip(slopes, hitw, fin_refs):
     cost = jnp.where(finite, total - slope * d, jnp.inf)
@@ -212,12 +221,8 @@ def soft_value(x, valid, m, ks, refs, hits, g, tau, hoisted):
   """:func:`deviation_value` of the order statistics ``ks`` (one, or two mixed
   by ``g``) given their hard values and hit masks from :func:`hard_select`."""
   dtype = x.dtype
-  r = refs[0]
-  for other in refs[1:]:
-    r = jnp.where(jnp.isfinite(r), r, other)
-  r = jax.lax.stop_gradient(jnp.where(jnp.isfinite(r), r, jnp.zeros_like(r)))
-  mf = jnp.asarray(m, dtype)
-  slopes = [2.0 * jnp.asarray(k, dtype) + 1.0 - mf for k in ks]
+  r = _reference(refs)
+  slopes = _slopes(ks, m, dtype)
   hitw = [hit_weights(h, dtype) for h in hits]
   fin_refs = [jnp.isfinite(ref) for ref in refs]
   g = None if len(ks) == 1 else jnp.asarray(g, dtype)
