@@ -113,6 +113,15 @@ def _compiled(name):
   return jax.jit(lambda x, t: (lambda r: (r[0][1], r[1][0], r[1][1]))(vg(x, t)))
 
 
+def over_grid(test):
+  """Runs ``test(name, dtype, temperature)`` over every function, float32/64 and temperature."""
+  for mark in (pytest.mark.parametrize("name", NAMES),
+               pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"]),
+               pytest.mark.parametrize("temperature", TEMPERATURES)):
+    test = mark(test)
+  return test
+
+
 def run(name, x, t, dtype):
   out, gx, gt = _compiled(name)(jnp.asarray(x, dtype), jnp.asarray(t, dtype))
   assert out.dtype == dtype and gx.dtype == dtype, (out.dtype, gx.dtype)
@@ -145,9 +154,7 @@ def assert_finite(*arrays):
 # 1. extreme temperatures, float32 and float64
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("temperature", TEMPERATURES)
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("name", NAMES)
+@over_grid
 def test_extreme_temperatures(name, dtype, temperature):
   case = GRID[name]
   out, gx, gt = run(name, X, temperature, dtype)
@@ -224,9 +231,7 @@ def test_extreme_magnitudes_float32(name, scale):
 # 3. infinities
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("temperature", TEMPERATURES)
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("name", NAMES)
+@over_grid
 def test_infinite_entries(name, dtype, temperature):
   case = GRID[name]
   out, gx, gt = run(name, X_INF, temperature, dtype)
