@@ -1,6 +1,6 @@
-"""Cells of notebooks/04_applications.ipynb (used by build_notebooks.py)."""
+"""Cells of notebooks/04_applications.ipynb ."""
 
-from build_notebooks import code, COMMON_SETUP, md  # pylint: disable=import-error
+from _nb_cells import code, COMMON_SETUP, md  # pylint: disable=import-error
 
 NB04 = [
     md("""

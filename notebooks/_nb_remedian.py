@@ -1,6 +1,6 @@
-"""Cells of notebooks/03_remedian_at_scale.ipynb (used by build_notebooks.py)."""
+"""Cells of notebooks/03_remedian_at_scale.ipynb ."""
 
-from build_notebooks import code, COMMON_SETUP, md  # pylint: disable=import-error
+from _nb_cells import code, COMMON_SETUP, md  # pylint: disable=import-error
 
 NB03 = [
     md("""

@@ -9,39 +9,39 @@ Only the names in ``__all__`` are public API; modules whose names start with an
 underscore are private and may change without notice.
 """
 
+from softq._algorithms import ALGORITHMS
+from softq._algorithms import DEFAULT_ALGORITHM
+from softq._algorithms import REGISTRY
 from softq._pool import median_pool
 from softq._pool import quantile_pool
-from softq._quantile import argmedian
-from softq._quantile import argquantile
-from softq._quantile import DEFAULT_ALGORITHM
-from softq._quantile import median
-from softq._quantile import nanmedian
-from softq._quantile import nanpercentile
-from softq._quantile import nanquantile
-from softq._quantile import percentile
-from softq._quantile import quantile
-from softq._quantile import rank
-from softq._quantile import sort
+from softq._quantiles import argmedian
+from softq._quantiles import argquantile
+from softq._quantiles import median
+from softq._quantiles import nanmedian
+from softq._quantiles import nanpercentile
+from softq._quantiles import nanquantile
+from softq._quantiles import percentile
+from softq._quantiles import quantile
+from softq._ranking import rank
+from softq._ranking import sort
 from softq._remedian import argremedian
 from softq._remedian import remedian
 from softq._remedian import remedian_init
 from softq._remedian import remedian_result
 from softq._remedian import remedian_update
 from softq._remedian import RemedianState
-from softq._soft import abs  # pylint: disable=redefined-builtin
-from softq._soft import argmax
-from softq._soft import argmin
-from softq._soft import max  # pylint: disable=redefined-builtin
-from softq._soft import min  # pylint: disable=redefined-builtin
-from softq._soft import sign
-
-__version__ = "0.1.0"
-
-ALGORITHMS = ("subsets", "deviation", "rank", "sorted", "remedian")
+from softq._softmax import abs  # pylint: disable=redefined-builtin
+from softq._softmax import argmax
+from softq._softmax import argmin
+from softq._softmax import max  # pylint: disable=redefined-builtin
+from softq._softmax import min  # pylint: disable=redefined-builtin
+from softq._softmax import sign
+from softq._version import __version__
 
 __all__ = (
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "REGISTRY",
     "abs",
     "argmax",
     "argmedian",

@@ -1,247 +1,285 @@
-"""The order-statistic engine shared by every public reduction.
+"""The engine: one path from a public call to its output, for every algorithm.
 
-``order_stat_weights`` turns one sample into convex weights for a set of order
-statistics with any kernel; ``quantile_plan`` turns ``q`` and ``method`` into
-order statistics and interpolation coefficients exactly as ``jnp.quantile``
-does; ``reduce`` runs both over the rows built by :mod:`softq._axes`.
+:func:`prepare` validates a call once (``softq._core.validation``) into a
+hashable :class:`Request` and its array arguments; :func:`run` (jitted, the
+request static) builds the ``(batch, n)`` rows, settles the temperature mode
+(zero, mixed or soft: written once here), dispatches to the algorithm's
+``reduce`` through the registry, fills NaN and empty rows, and restores
+``jax.numpy``'s output shape and dtype.  A temperature of exactly zero calls
+``jax.numpy`` itself for algorithms whose hard limit is ``jnp.quantile``.
+
+``q`` and the temperature are traced arrays: new values never compile a new
+program.  Only hashable options (axes, method, algorithm, its options) are
+static, as in ``jax.numpy``'s own reductions, whose internal ``jax.jit``
+this mirrors (eager calls compile one program; under a caller's jit it
+inlines).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+import functools
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq import _axes
-from softq import _checks
-from softq import _numerics
-from softq._kernels import KERNELS
+from softq import _algorithms
+from softq._algorithms import Query
+from softq._algorithms import Rows
+from softq._core import layout as layouts
+from softq._core import numerics
+from softq._core import plan as plans
+from softq._core import validation
 
-
-# --------------------------------------------------------------------------
-# q and method -> order statistics
-# --------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
-  """``value[q] = sum_u coef[q, u] * x_(ks[u])`` (0-based order statistics)."""
-  ks: Any      # (U,) ints: numpy when static, else a jax array
-  coef: Any    # (Q, U)
+class Request:
+  """A validated call: everything static about it (a jit static argument)."""
+  name: str                  # the public function, for messages
+  algorithm: str
+  options: tuple             # the algorithm's validated options
+  layout: layouts.Layout
+  kind: str                  # "median" | "quantile" | "sort"
+  method: str
+  keepdims: bool
+  omit_nan: bool             # the nan* functions
+  output: str                # "values" | "weights"
+  mode: str                  # temperature "zero" | "mixed" | "soft"
+  lead: tuple[int, ...]      # q's shape, prepended to the output
+  percent: bool              # q in [0, 100]
+  host_positions: bool       # (lo, hi, g) computed on the host (float64 NumPy)
+  descending: bool = False   # sort
+  has_where: bool = False
+  has_weights: bool = False
 
-  @property
-  def static(self) -> bool:
-    return isinstance(self.ks, np.ndarray)
 
-
-def _q_dtype(q):
-  dt = jnp.asarray(q).dtype
-  return dt if jnp.issubdtype(dt, jnp.floating) else jnp.result_type(float)
-
-
-def quantile_plan(q, m, method: str) -> Plan:
-  """Order statistics and weights reproducing ``jnp.quantile(method=...)``.
-
-  ``q`` has shape ``(Q,)``; ``m`` is the number of values (a Python int, or a
-  traced count under a mask).  Arithmetic follows ``jnp.quantile`` step by step
-  in ``q``'s dtype so that positions round the same way (``"nearest"`` rounds
-  half down, as ``jnp`` does); ``"averaged_inverted_cdf"`` (not in ``jnp``)
-  follows NumPy, in float64 when ``q`` is concrete.
-  """
-  static = _checks.is_concrete(q) and isinstance(m, (int, np.integer))
-  xp = np if static else jnp
-  qd = _q_dtype(q)
-  if static:
-    qa = np.asarray(q, dtype=qd) if method != "averaged_inverted_cdf" else np.asarray(q, np.float64)
+def prepare(name: str, a, q, axis, *, kind: str, method: str = "linear",
+            keepdims: bool = False, temperature: Any = 1.0, algorithm: str,
+            where=None, weights=None, options: Mapping[str, Any] | None = None,
+            omit_nan: bool = False, output: str = "values", percent: bool = False,
+            descending: bool = False, exact_only: bool = False):
+  """Validates a call; returns ``(request, args)`` for :func:`run`."""
+  a = validation.check_array(a, name)
+  allowed = _algorithms.EXACT_ALGORITHMS if exact_only else _algorithms.ALGORITHMS
+  record = _algorithms.get(algorithm, name, allowed)
+  method = validation.check_choice(method, name, "method", validation.METHODS)
+  opts = _algorithms.options(record, name, options or {})
+  lay = layouts.layout(a.shape, axis, name)
+  if record.max_size is not None:
+    validation.check_size_limit(lay.n, record.max_size, record.name, name, record.faster)
+  cdtype = validation.compute_dtype(a.dtype)
+  tau, mode = validation.check_temperature(temperature, name, cdtype)
+  where = validation.check_where(where, a.shape, name)
+  if weights is not None and not record.supports_weights:
+    raise ValueError(f"{name}: algorithm={record.name!r} does not support weights=; "
+                     "use algorithm='deviation', 'rank' or 'sorted'.")
+  weights = validation.check_weights(weights, a.shape, lay.axes, name, cdtype)
+  q_given = q
+  if kind == "quantile":
+    q = validation.check_q(q, name, percent)
+    lead = q.shape
   else:
-    qa = jnp.asarray(q).astype(qd)
-  ft = qa.dtype.type if static else (lambda v: jnp.asarray(v, qa.dtype))
-  mf = ft(m) if static else jnp.asarray(m, qa.dtype)
-  last = mf - ft(1)
-
-  if method in ("linear", "lower", "higher", "nearest", "midpoint"):
-    h = qa * last
-    lo = xp.clip(xp.floor(h), 0, last)
-    hi = xp.clip(xp.ceil(h), 0, last)
-    frac = h - xp.floor(h)
-    if method == "linear":
-      g = h - xp.floor(h)
-    elif method == "lower":
-      hi, g = lo, xp.zeros_like(h)
-    elif method == "higher":
-      lo, g = hi, xp.zeros_like(h)
-    elif method == "nearest":
-      k = xp.where(frac <= 0.5, lo, hi)
-      lo, hi, g = k, k, xp.zeros_like(h)
-    else:  # midpoint
-      g = xp.full_like(h, 0.5)
-  elif method == "inverted_cdf":
-    t = qa * mf
-    k = xp.clip(xp.ceil(t) - 1, 0, last)
-    lo, hi, g = k, k, xp.zeros_like(t)
-  elif method == "averaged_inverted_cdf":
-    h = qa * mf - 1
-    prev = xp.floor(h)
-    gamma = h - prev
-    g = xp.where(gamma == 0, 0.5, 1.0).astype(h.dtype)
-    lo = xp.clip(prev, 0, last)
-    hi = xp.clip(prev + 1, 0, last)
-  else:  # pragma: no cover - validated earlier
-    raise ValueError(method)
-
-  if static:
-    lo = lo.astype(np.int64)
-    hi = hi.astype(np.int64)
-    g = np.asarray(g, np.float64)
-    ks = np.unique(np.concatenate([lo, hi]))
-    index = {int(k): i for i, k in enumerate(ks)}
-    coef = np.zeros((lo.shape[0], ks.shape[0]))
-    for row, (a, b, w) in enumerate(zip(lo, hi, g)):
-      coef[row, index[int(a)]] += 1.0 - w
-      coef[row, index[int(b)]] += w
-    return Plan(ks, coef)
-  lo = lo.astype(jnp.int32)
-  hi = hi.astype(jnp.int32)
-  g = jnp.asarray(g)
-  ks = jnp.concatenate([lo, hi])
-  eye = jnp.eye(lo.shape[0], dtype=g.dtype)
-  coef = jnp.concatenate([eye * (1 - g)[:, None], eye * g[:, None]], axis=1)
-  return Plan(ks, coef)
-
-
-# --------------------------------------------------------------------------
-# one sample -> weights
-# --------------------------------------------------------------------------
-
-def hard_weights(x, valid, r):
-  """One-hot of the values equal to ``r`` (uniform over ties)."""
-  eq = x[None, :] == r[:, None]
-  if valid is not None:
-    eq = eq & valid[None, :]
-  eq = eq.astype(x.dtype)
-  count = jnp.sum(eq, axis=1, keepdims=True)
-  return eq / jnp.where(count > 0, count, jnp.ones_like(count))
-
-
-def order_stat_weights(x, valid, ks, algorithm: str | None, tau):
-  """Weights ``(U, n)`` of the order statistics ``ks`` of one sample.
-
-  ``x`` must be NaN-free (masked entries may hold anything finite); ``valid``
-  is a boolean mask or None.  ``algorithm=None`` gives the hard one-hot
-  weights.  Order statistics whose hard value is infinite take the hard
-  weights (the soft kernels are written for finite reference values).
-  """
-  n = x.shape[0]
-  m = n if valid is None else jnp.sum(valid.astype(jnp.int32))
-  key = x if valid is None else jnp.where(valid, x, jnp.inf)
-  srt = jnp.sort(jax.lax.stop_gradient(key))
-  ks_c = ks if isinstance(ks, np.ndarray) else jnp.clip(ks, 0, jnp.maximum(m - 1, 0))
-  r = srt[ks_c]
-  w_hard = hard_weights(x, valid, r)
-  if algorithm is None:
-    return w_hard
-  r_bad = ~jnp.isfinite(r)
-  r_safe = jnp.where(r_bad, jnp.zeros_like(r), r)
-  kernel = KERNELS[algorithm]
-  state = kernel.prepare(x, valid, m, tau)
-  if isinstance(ks, np.ndarray):
-    w_soft = jnp.stack([
-        kernel.select(state, x, valid, m, int(k), r_safe[u], tau)
-        for u, k in enumerate(ks)])
-  else:
-    w_soft = jax.vmap(lambda k, rr: kernel.select(state, x, valid, m, k, rr, tau))(ks_c, r_safe)
-  return jnp.where(r_bad[:, None], w_hard, w_soft)
+    q, lead = None, ()
+  tau = layouts.per_row(tau, lay, lead, name)
+  host = (kind == "quantile" and method == "averaged_inverted_cdf" and record.kernel is not None
+          and validation.is_concrete(q) and where is None and weights is None
+          and not omit_nan)
+  if host:
+    # From the q as given (a float32 0.1 would move q * n off an integer).
+    qf = np.asarray(q_given, np.float64) / (100.0 if percent else 1.0)
+    q = plans.host_positions(qf, lay.n, method)
+  request = Request(name=name, algorithm=record.name, options=opts, layout=lay, kind=kind,
+                    method=method, keepdims=keepdims, omit_nan=omit_nan, output=output,
+                    mode=mode, lead=tuple(lead), percent=percent, host_positions=host,
+                    descending=descending, has_where=where is not None,
+                    has_weights=weights is not None)
+  return request, (a, q, tau, where, weights)
 
 
 # --------------------------------------------------------------------------
 # rows
 # --------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class Rows:
-  """A batch of samples ready for the kernels."""
-  x: jax.Array              # (B, n), compute dtype, NaN replaced by 0
-  valid: jax.Array | None   # (B, n) bool, or None when every entry counts
-  nan_rows: jax.Array | None  # (B,) bool: rows whose result must be NaN
-
-
-def make_rows(a, lay, where, nan_ignore: bool, name: str, cdtype) -> Rows:
-  x = _axes.to_rows(a, lay).astype(cdtype)
-  valid = None
-  if where is not None:
-    w = jnp.broadcast_to(jnp.asarray(where, bool), lay.shape)
-    valid = _axes.to_rows(w, lay)
+def _rows(req: Request, a, where, weights, cdtype):
+  """The rows, and per row: NaN (result NaN) and empty (no weight) flags."""
+  lay = req.layout
+  x = layouts.to_rows(a, lay).astype(cdtype)
+  # A closure-constant input would otherwise let XLA constant-fold the sorts.
+  x = jax.lax.optimization_barrier(x)
   isnan = jnp.isnan(x)
+  present = None if where is None else layouts.to_rows(where, lay)
+  weight = None
+  if weights is not None:
+    weight = layouts.to_rows(weights, lay).astype(cdtype)
+  if present is not None:
+    weight = jnp.where(present, 1 if weight is None else weight, 0).astype(cdtype)
   nan_rows = None
-  if nan_ignore:
-    valid = ~isnan if valid is None else valid & ~isnan
+  if req.omit_nan:
+    weight = jnp.where(isnan, 0, 1 if weight is None else weight).astype(cdtype)
   else:
-    # Rows holding a NaN are computed on finite stand-ins (so the gradients
-    # of the other entries stay finite) and overwritten with NaN at the end.
-    bad = isnan if valid is None else isnan & valid
+    bad = isnan if present is None else isnan & present
     nan_rows = jnp.any(bad, axis=1)
-    if valid is not None:
-      valid = valid & ~isnan
   x = jnp.where(isnan, jnp.zeros_like(x), x)
-  return Rows(x, valid, nan_rows)
+  empty = None if weight is None else ~jnp.any(weight > 0, axis=1)
+  return Rows(x, weight), nan_rows, empty
 
 
-def row_counts(rows: Rows):
-  if rows.valid is None:
-    return rows.x.shape[1]
-  return jnp.sum(rows.valid.astype(jnp.int32), axis=1)
+def _query(req: Request, q) -> Query:
+  if req.kind != "quantile":
+    return Query(req.kind)
+  if req.host_positions:
+    return Query("quantile", req.method, None, q)
+  qf = jnp.asarray(q).reshape(-1)
+  if req.percent:
+    qf = _percent_to_fraction(qf)
+  return Query("quantile", req.method, qf)
 
 
-def run_rows(rows: Rows, q, method: str, algorithm: str | None, tau,
-             ks_override=None):
-  """Weights ``(Q, B, n)`` for the rows; ``tau`` is a scalar, ``(B,)`` or ``(Q, B)``."""
-  n = rows.x.shape[1]
-  if rows.valid is None:
-    plan = quantile_plan(q, n, method) if ks_override is None else ks_override
-    return _run_plan(rows, plan, algorithm, tau)
-
-  def one(x, valid, tau_row, q_row):
-    m = jnp.sum(valid.astype(jnp.int32))
-    plan = quantile_plan(q_row, m, method)
-    w = order_stat_weights(x, valid, plan.ks, algorithm, tau_row)
-    return jnp.einsum("qu,un->qn", plan.coef.astype(w.dtype), w)
-
-  return _vmap_rows(one, rows, tau, q)
+def _percent_to_fraction(q):
+  """``q / 100`` in ``q``'s dtype, as ``jnp.percentile`` computes it."""
+  q = q.astype(plans.q_dtype(q))
+  return q / jnp.asarray(100, q.dtype)
 
 
-def _run_plan(rows: Rows, plan: Plan, algorithm, tau):
-  coef = plan.coef
+# --------------------------------------------------------------------------
+# the hard limit through jax.numpy
+# --------------------------------------------------------------------------
 
-  def one(x, valid, tau_row, q_row):
-    del q_row
-    w = order_stat_weights(x, valid, plan.ks, algorithm, tau_row)
-    return jnp.einsum("qu,un->qn", jnp.asarray(coef, w.dtype), w)
+def _jnp_hard(req: Request, a, q, where, weights):
+  """``jax.numpy``'s own result (bit for bit, with its gradient), or None."""
+  if req.output != "values" or (req.kind == "quantile"
+                                 and req.method not in validation.JNP_METHODS):
+    return None
+  if weights is not None and req.method != "inverted_cdf":
+    return None   # weighted methods other than inverted_cdf: the repeated sample
+  lay = req.layout
+  axis = lay.axes if len(lay.axes) != a.ndim else None
+  if req.kind == "sort":
+    return jnp.sort(a, axis=lay.axes[0], descending=req.descending)
+  if req.kind == "median":
+    qv, method = 0.5, "linear"
+  else:
+    qv, method = q, req.method
+    if req.percent:
+      qv = _percent_to_fraction(jnp.asarray(q))
+  if method == "inverted_cdf" and jnp.asarray(qv).dtype != a.dtype:
+    # jnp multiplies q by the total weight with lax.mul: mixed float32 and
+    # float64 raise there (jnp's own error); q in a's dtype gives its result.
+    qv = jnp.asarray(qv).astype(a.dtype)
+  kw = dict(axis=axis, method=method, keepdims=req.keepdims)
+  if weights is not None:
+    kw["weights"] = weights
+  if where is None:
+    if req.kind == "median" and weights is None:
+      fn = jnp.nanmedian if req.omit_nan else jnp.median
+      return fn(a, axis=axis, keepdims=req.keepdims)
+    fn = jnp.nanquantile if req.omit_nan else jnp.quantile
+    return fn(a, qv, **kw)
+  masked = jnp.where(where, a, jnp.nan)
+  out = jnp.nanquantile(masked, qv, **kw)
+  if not req.omit_nan:
+    bad = jnp.any(jnp.isnan(a) & where, axis=axis, keepdims=req.keepdims)
+    out = jnp.where(bad, jnp.nan, out)
+  return out
 
-  if jnp.ndim(tau) == 2:
-    # One temperature per (q, row): run each q level on its own.
-    def per_q(tau_q, coef_q):
-      def one_q(x, valid, tau_row):
-        w = order_stat_weights(x, valid, plan.ks, algorithm, tau_row)
-        return jnp.einsum("u,un->n", coef_q.astype(w.dtype), w)
-      return jax.vmap(one_q, in_axes=(0, 0 if rows.valid is not None else None, 0))(
-          rows.x, rows.valid, tau_q)
-    return jax.vmap(per_q)(tau, jnp.asarray(coef))
-  return _vmap_rows(one, rows, tau, None)
+
+# --------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnums=0)
+def run(req: Request, a, q, tau, where, weights):
+  """The output of a validated call (see :func:`prepare`)."""
+  record = _algorithms.REGISTRY[req.algorithm]
+  if req.mode == "zero" and record.hard_limit == "jnp":
+    out = _jnp_hard(req, a, q, where, weights)
+    if out is not None:
+      return out.astype(a.dtype)
+  cdtype = validation.compute_dtype(a.dtype)
+  rows, nan_rows, empty = _rows(req, a, where, weights, cdtype)
+  query = _query(req, q)
+  reduce = functools.partial(record.reduce, rows, query, output=req.output,
+                             options=req.options)
+  out = by_temperature(req.mode, tau, lambda t, hard: reduce(t, hard=hard), row_axis=1)
+  for flags in (nan_rows, empty):
+    if flags is not None:
+      out = jnp.where(flags[:, None] if out.ndim == 3 else flags, jnp.nan, out)
+  return _restore(req, out).astype(a.dtype)
 
 
-def _vmap_rows(one: Callable, rows: Rows, tau, q):
-  v_axis = 0 if rows.valid is not None else None
-  if jnp.ndim(tau) == 2:
-    def per_q(tau_q, q_one):
-      return jax.vmap(one, in_axes=(0, v_axis, 0, None))(
-          rows.x, rows.valid, tau_q, q_one[None])[:, 0]
-    return jax.vmap(per_q)(tau, jnp.asarray(q))
-  t_axis = 0 if jnp.ndim(tau) == 1 else None
-  out = jax.vmap(one, in_axes=(0, v_axis, t_axis, None))(rows.x, rows.valid, tau, q)
-  return jnp.swapaxes(out, 0, 1)  # (Q, B, n)
+def by_temperature(mode: str, tau, compute, row_axis: int):
+  """``compute(tau, hard)`` under the temperature mode, written once.
+
+  ``tau`` is a scalar, ``(B,)`` (one per row) or ``(Q, B)``; ``compute``
+  returns an array whose axis ``row_axis`` runs over the ``B`` rows (after
+  the ``Q`` axis, if any).  ``"zero"``: the hard result; ``"soft"``: the soft
+  one on the floored temperature (a traced zero never divides by zero);
+  ``"mixed"`` (a concrete temperature with some zeros): both, row by row.
+  """
+  if mode == "zero":
+    return compute(tau, True)
+  out = compute(numerics.floor_tau(tau), False)
+  if mode == "mixed":
+    zero = jnp.asarray(tau) == 0
+    if zero.ndim == 1:        # one per row
+      zero = zero.reshape((1,) * row_axis + zero.shape)
+    zero = zero.reshape(zero.shape + (1,) * (out.ndim - zero.ndim))
+    out = jnp.where(zero, compute(tau, True), out)
+  return out
 
 
-def values_from_weights(w, x):
-  return _numerics.weighted_sum(w, x[None], axis=-1)
+def _restore(req: Request, out):
+  """``(Q, B)`` values or ``(Q, B, n)`` weights -> ``jax.numpy``'s shapes."""
+  lay = req.layout
+  if req.kind == "sort":
+    vals = jnp.swapaxes(out, 0, 1)                       # (B, n)
+    if req.descending:
+      vals = vals[:, ::-1]
+    return layouts.from_rows_full(vals, lay)
+  if req.output == "weights":
+    return layouts.from_rows_full(out, lay).reshape(req.lead + lay.shape)
+  return layouts.from_rows_reduced(out, lay, req.keepdims).reshape(
+      req.lead + lay.out_shape(req.keepdims))
+
+
+# --------------------------------------------------------------------------
+# row maps: functions with one output per input (soft ranks, soft max family)
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MapRequest:
+  """A validated row map: ``fn(x (B, n), weight, tau, hard) -> (B, n) or (B,)``."""
+  name: str
+  layout: layouts.Layout
+  mode: str
+  keepdims: bool = False
+  nan_rows: bool = True      # a NaN in a row makes the whole row NaN
+
+
+def prepare_map(name: str, a, axis, temperature, *, where=None, keepdims: bool = False,
+                nan_rows: bool = True, allow_empty: bool = False):
+  """Validates a row map; returns ``(request, args)`` for :func:`run_map`."""
+  a = validation.check_array(a, name)
+  lay = layouts.layout(a.shape, axis, name, allow_empty=allow_empty)
+  tau, mode = validation.check_temperature(temperature, name,
+                                           validation.compute_dtype(a.dtype))
+  where = validation.check_where(where, a.shape, name)
+  tau = layouts.per_row(tau, lay, (), name)
+  return MapRequest(name, lay, mode, keepdims, nan_rows), (a, tau, where)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def run_map(req: MapRequest, fn, a, tau, where):
+  """``fn`` over the rows of a validated map; restores the shape (full or reduced)."""
+  lay = req.layout
+  x = layouts.to_rows(a, lay).astype(validation.compute_dtype(a.dtype))
+  valid = None if where is None else layouts.to_rows(where, lay)
+  out = by_temperature(req.mode, tau, lambda t, hard: fn(x, valid, t, hard), row_axis=0)
+  if req.nan_rows:
+    bad = jnp.any(jnp.isnan(x), axis=1)
+    out = jnp.where(bad.reshape(bad.shape + (1,) * (out.ndim - 1)), jnp.nan, out)
+  if out.ndim == 2:
+    return layouts.from_rows_full(out, lay).astype(a.dtype)
+  return layouts.from_rows_reduced(out, lay, req.keepdims).astype(a.dtype)

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from softq import _checks
-from softq import _quantile
+from softq import _quantiles
+from softq._algorithms import DEFAULT_ALGORITHM
+from softq._core import validation
 
 Padding = str | Sequence[tuple[int, int]]
 
@@ -97,7 +98,7 @@ def _window_indices(spatial, window, strides, pads):
 
 def _pool(name, inputs, q, window_shape, strides, padding, *, method, temperature,
           algorithm):
-  x = _checks.check_array(inputs, name)
+  x = validation.check_array(inputs, name)
   window = _check_tuple(window_shape, name, "window_shape", None)
   nd = len(window)
   strides = (1,) * nd if strides is None else _check_tuple(strides, name, "strides", nd)
@@ -145,14 +146,14 @@ def _reduce_windows(rows, index, valid, q, method, temperature, algorithm):
   windows = jnp.take(rows, jnp.asarray(index), axis=1, mode="clip")     # (B, P, K, C)
   windows = jnp.swapaxes(windows, 2, 3)                                  # (B, P, C, K)
   where = None if valid is None else jnp.asarray(valid[None, :, None, :])
-  return _quantile.quantile(windows, q, axis=-1, method=method, temperature=temperature,
+  return _quantiles.quantile(windows, q, axis=-1, method=method, temperature=temperature,
                             algorithm=algorithm, where=where)
 
 
 def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
                   strides: Sequence[int] | None = None, padding: Padding = "VALID", *,
                   method: str = "linear", temperature: ArrayLike = 1.0,
-                  algorithm: str = _quantile.DEFAULT_ALGORITHM) -> jax.Array:
+                  algorithm: str = DEFAULT_ALGORITHM) -> jax.Array:
   r"""Soft quantile pooling: the soft ``q``-quantile of every sliding window.
 
   Conventions of ``flax.linen.max_pool`` / ``jax.lax.reduce_window``:
@@ -206,7 +207,7 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
     >>> print(jnp.round(softq.quantile_pool(x, 0.0, (3,), temperature=0.01)[:, 0], 3))
     [1. 2. 2. 3.]
   """
-  _checks.check_q(q, "quantile_pool")
+  validation.check_q(q, "quantile_pool")
   if jnp.ndim(q) > 1:
     raise ValueError(f"quantile_pool: q must be a scalar or a 1-D array, got shape "
                      f"{jnp.shape(q)}.")
@@ -217,7 +218,7 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
 def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
                 strides: Sequence[int] | None = None, padding: Padding = "VALID", *,
                 temperature: ArrayLike = 1.0,
-                algorithm: str = _quantile.DEFAULT_ALGORITHM) -> jax.Array:
+                algorithm: str = DEFAULT_ALGORITHM) -> jax.Array:
   r"""Soft median pooling: the soft median of every sliding window.
 
   A drop-in for ``flax.linen.max_pool(inputs, window_shape, strides,

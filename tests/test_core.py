@@ -10,7 +10,7 @@ import scipy.stats
 
 import softq
 
-EXACT = ("deviation", "rank", "subsets")
+EXACT = tuple(name for name, record in softq.REGISTRY.items() if record.hard_limit == "jnp")
 METHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
            "averaged_inverted_cdf")
 JNP_METHODS = METHODS[:-1]
@@ -340,9 +340,10 @@ def test_jit_vmap_jacobians_checkpoint_scan(algorithm):
 
 def test_soft_family_limits_and_values():
   x = jnp.array([[1.0, 3.0, 2.0], [0.0, -1.0, 5.0]])
-  np.testing.assert_allclose(softq.max(x, temperature=1e-6), x.max(-1), atol=1e-5)
-  np.testing.assert_allclose(softq.min(x, temperature=1e-6), x.min(-1), atol=1e-5)
-  np.testing.assert_allclose(softq.max(x, temperature=0.7),
+  np.testing.assert_allclose(softq.max(x, -1, temperature=1e-6), x.max(-1), atol=1e-5)
+  np.testing.assert_allclose(softq.min(x, -1, temperature=1e-6), x.min(-1), atol=1e-5)
+  np.testing.assert_allclose(softq.max(x, temperature=1e-6), x.max(), atol=1e-5)
+  np.testing.assert_allclose(softq.max(x, -1, temperature=0.7),
                              0.7 * jax.scipy.special.logsumexp(x / 0.7, axis=-1))
   np.testing.assert_allclose(softq.argmax(x, temperature=0.7), jax.nn.softmax(x / 0.7))
   np.testing.assert_allclose(softq.argmin(x, temperature=0), jax.nn.one_hot(x.argmin(-1), 3))
@@ -353,7 +354,7 @@ def test_soft_family_limits_and_values():
   np.testing.assert_array_equal(softq.sign(x, temperature=0), jnp.sign(x))
   np.testing.assert_array_equal(softq.max(x, None, temperature=0), jnp.max(x))
   mask = jnp.array([[True, False, True], [True, True, False]])
-  np.testing.assert_allclose(softq.max(x, temperature=1e-6, where=mask), [2.0, 0.0], atol=1e-5)
+  np.testing.assert_allclose(softq.max(x, -1, temperature=1e-6, where=mask), [2.0, 0.0], atol=1e-5)
   w = softq.argmax(x, temperature=0.5, where=mask)
   assert np.all(np.asarray(w)[~np.asarray(mask)] == 0)
   np.testing.assert_allclose(w.sum(-1), 1.0)
@@ -406,14 +407,30 @@ def test_traced_temperature_checked_under_chexify():
   assert np.isfinite(jax.grad(lambda t: softq.median(x + x ** 2 / 7, temperature=t))(0.0))
 
 
-def test_options_are_keyword_only():
+SOFT_OPTIONS = ("temperature", "algorithm", "where", "weights", "block_size", "descending")
+
+
+@pytest.mark.parametrize("name", ["quantile", "percentile", "nanquantile", "nanpercentile",
+                                  "median", "nanmedian", "max", "min", "sort"])
+def test_positional_parameters_match_jnp(name):
+  import inspect
+  positional = lambda f: [p.name for p in inspect.signature(f).parameters.values()
+                          if p.kind is p.POSITIONAL_OR_KEYWORD]
+  assert positional(getattr(softq, name)) == positional(getattr(jnp, name))
+
+
+def test_soft_options_are_keyword_only():
   import inspect
   for name in ("median", "quantile", "percentile", "nanmedian", "nanquantile", "nanpercentile",
                "argmedian", "argquantile", "rank", "sort", "max", "min", "argmax", "argmin",
-               "abs", "sign"):
+               "abs", "sign", "remedian", "argremedian"):
     sig = inspect.signature(getattr(softq, name))
+    jnp_fn = getattr(jnp, name, None)
+    jnp_positional = set() if jnp_fn is None else {
+        p.name for p in inspect.signature(jnp_fn).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD}
     for p in sig.parameters.values():
-      if p.name in ("temperature", "algorithm", "where", "keepdims", "method"):
+      if p.name in SOFT_OPTIONS and p.name not in jnp_positional:   # jnp.max's where
         assert p.kind is p.KEYWORD_ONLY, (name, p.name)
 
 
@@ -460,10 +477,10 @@ def test_regression_averaged_inverted_cdf_float32_input_uses_float64_levels():
 
 
 @pytest.mark.parametrize("n", [1, 2, 9, 16])
-def test_small_rows_deviation_fast_path_matches_generic_kernel(n, monkeypatch):
-  # Rows of <= SMALL_ROWS values take the batched block kernel (analytic
-  # tangent) for "deviation" values; it must equal the generic 1-D kernel.
-  from softq import _quantile
+def test_small_rows_deviation_fast_path_matches_generic_kernel(n):
+  # Rows of <= 32 values take the batched block kernel (analytic tangent) for
+  # "deviation" values when one temperature serves every row; one
+  # temperature per row takes the generic 1-D kernel.  Same function.
   rng = np.random.default_rng(30 + n)
   x = rng.standard_normal((7, n))
   x[0, 0] = np.inf
@@ -480,8 +497,8 @@ def test_small_rows_deviation_fast_path_matches_generic_kernel(n, monkeypatch):
     return jnp.sum(jnp.where(jnp.isfinite(v), v, 0.0) ** 2)
 
   fast = run(x, 0.3), jax.grad(loss, argnums=(0, 1))(x, 0.3)
-  monkeypatch.setattr(_quantile, "SMALL_ROWS", 0)
-  slow = run(x, 0.3), jax.grad(loss, argnums=(0, 1))(x, 0.3)
+  per_row = jnp.full((7,), 0.3)
+  slow = run(x, per_row), jax.grad(loss, argnums=(0, 1))(x, per_row)
   np.testing.assert_allclose(fast[0], slow[0], rtol=1e-10, atol=1e-12)
-  for a, b in zip(fast[1], slow[1]):
-    np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+  np.testing.assert_allclose(fast[1][0], slow[1][0], rtol=1e-8, atol=1e-10)
+  np.testing.assert_allclose(fast[1][1], slow[1][1].sum(), rtol=1e-8, atol=1e-10)

@@ -1,6 +1,7 @@
 """Tests for the soft remedian (SPEC section 5)."""
 
 import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -9,32 +10,45 @@ import pytest
 from jax.test_util import check_grads
 
 import softq
-from softq import _remedian
 
 
 # --------------------------------------------------------------------------
 # plain NumPy reference
 # --------------------------------------------------------------------------
 
-def ref_remedian(x, b, p=0.5):
-  """The hard remedian of SPEC section 5 (level-0 blocks at level p by padding)."""
+def ref_remedian(x, b, p=0.5, weights=None):
+  """The hard weighted remedian of SPEC section 5 (level-0 blocks at level p by padding).
+
+  Every value carries a weight (1, or ``weights``; zero weights dropped); a
+  block's result is the median of its values repeated by their weights (the
+  value whose cumulative weight interval holds k + 1/2, mixed as jnp.median
+  mixes two middle copies) and carries the block's total weight.
+  """
   v = np.asarray(x, np.float64).ravel()
+  c = np.ones_like(v) if weights is None else np.asarray(weights, np.float64).ravel()
+  v, c = v[c > 0], c[c > 0]
   first = True
   while first or len(v) > 1:
-    out = []
+    out_v, out_c = [], []
     for s in range(0, len(v), b):
-      blk = np.sort(v[s:s + b])
-      m = len(blk)
+      bv, bc = v[s:s + b], c[s:s + b]
+      total = bc.sum()
+      order = np.argsort(bv, kind="stable")
+      sv, cum = bv[order], np.cumsum(bc[order])
+      at = lambda k: sv[min(np.searchsorted(cum, k + 0.5, side="right"), len(sv) - 1)]
       if first and p != 0.5:
-        k = min(max((m - 1) / 2 + (p - 0.5) * (m + 1 / 3), 0.0), m - 1)
-        lo, hi = int(np.floor(k)), int(np.ceil(k))
-        g = k - lo
-        out.append(blk[lo] if lo == hi else (1 - g) * blk[lo] + g * blk[hi])
+        h = min(max((total - 1) / 2 + (p - 0.5) * (total + 1 / 3), 0.0), total - 1)
       else:
-        out.append(np.median(blk))
-    v = np.array(out)
+        h = max((total - 1) / 2, 0.0)
+      lo, hi = np.floor(h), np.ceil(h)
+      out_v.append(at(lo) if lo == hi else (1 - (h - lo)) * at(lo) + (h - lo) * at(hi))
+      out_c.append(total)
+    v, c = np.array(out_v), np.array(out_c)
     first = False
   return v[0]
+
+
+DEFAULT_BLOCK_SIZE = inspect.signature(softq.remedian).parameters["block_size"].default
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,13 +60,27 @@ def _jitted(block_size, temperature):
 # hard limit
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("b", [3, 5, 9])
-@pytest.mark.parametrize("n_kind", ["1", "2", "b", "b+1", "b2", "1000", "7001"])
+@pytest.mark.parametrize("b", [2, 3, 5, 7, 9])
+@pytest.mark.parametrize("n_kind", ["1", "2", "b", "b+1", "b2", "b2+1", "1000", "7001"])
 def test_hard_limit_matches_numpy_reference(b, n_kind):
-  n = {"1": 1, "2": 2, "b": b, "b+1": b + 1, "b2": b * b, "1000": 1000, "7001": 7001}[n_kind]
+  n = {"1": 1, "2": 2, "b": b, "b+1": b + 1, "b2": b * b, "b2+1": b * b + 1, "1000": 1000,
+       "7001": 7001}[n_kind]
   x = np.random.default_rng(n * 31 + b).standard_normal(n)
   got = _jitted(b, 0.0)(jnp.asarray(x, jnp.float64))
   assert float(got) == ref_remedian(x, b)
+
+
+@pytest.mark.parametrize("b", [3, 7])
+def test_weighted_hard_limit_matches_numpy_reference(b):
+  rng = np.random.default_rng(b)
+  for n in (5, 50, 344, 1001):
+    x = rng.standard_normal(n)
+    for w in (rng.integers(0, 4, n).astype(float), rng.random(n) * 2):
+      got = softq.remedian(jnp.asarray(x), block_size=b, weights=w, temperature=0)
+      np.testing.assert_allclose(float(got), ref_remedian(x, b, weights=w), rtol=1e-12)
+  got = softq.quantile(jnp.asarray(x), 0.3, algorithm="remedian", block_size=b,
+                       weights=w, temperature=0)
+  np.testing.assert_allclose(float(got), ref_remedian(x, b, 0.3, w), rtol=1e-12)
 
 
 def test_hard_limit_with_ties_and_even_block():
@@ -68,17 +96,27 @@ def test_small_temperature_converges_to_hard():
   np.testing.assert_allclose(float(soft), hard, atol=1e-9)
 
 
+def _hits_and_refs(x, valid, k):
+  """NumPy: the k-th smallest valid value of every row and the entries equal to it."""
+  x = np.asarray(x)
+  key = np.where(valid, x, np.inf) if valid is not None else x
+  r = np.sort(key, axis=-1)[:, k]
+  hit = (x == r[:, None]) & (valid if valid is not None else True)
+  return jnp.asarray(hit), jnp.asarray(r)
+
+
 def test_deviation_block_kernel_matches_generic_kernel():
-  """The batched closed form equals vmapping the 1-D "deviation" kernel."""
+  """The registry's batched "deviation" block kernel equals the 1-D kernel."""
+  batched = softq.REGISTRY["deviation"].kernel.batched
   rng = np.random.default_rng(1)
   x = jnp.asarray(rng.standard_normal((50, 7)))
-  ctx = _remedian._Ctx(7, "deviation", False, jnp.asarray(0.3))  # pylint: disable=protected-access
-  w_fast, _ = _remedian._blocks_weights(ctx, x, None, 7, _remedian._median_stat)  # pylint: disable=protected-access
-  w_ref, _ = _remedian._generic_weights(ctx, x, None, 3, 3, True)  # pylint: disable=protected-access
+  hit, r = _hits_and_refs(x, None, 3)
+  w_fast, = batched.weights(x, None, 7, [3], [r], [hit], jnp.asarray(0.3), None)
+  w_ref = softq.argmedian(x, axis=-1, temperature=0.3, algorithm="deviation")
   np.testing.assert_allclose(w_fast, w_ref, atol=1e-12)
 
 
-@pytest.mark.parametrize("algorithm", ["rank", "subsets"])
+@pytest.mark.parametrize("algorithm", ["rank"])
 def test_other_block_kernels(algorithm):
   x = jnp.asarray(np.random.default_rng(2).standard_normal(60))
   hard = ref_remedian(np.asarray(x), 5)
@@ -123,9 +161,11 @@ def test_dtypes_and_extreme_temperatures():
     for tau in (1e-30, 1.0, 1e30):
       v = softq.remedian(jnp.asarray(x, dtype), temperature=tau)
       assert v.dtype == dtype and np.isfinite(float(v)), (dtype, tau)
-  # Large temperature: every block takes its mean (a tree of block means).
-  big = softq.remedian(jnp.asarray(x[:343]), temperature=1e30)
-  np.testing.assert_allclose(float(big), np.mean(x[:343]), rtol=1e-6)
+  # Large temperature: every block takes its weighted mean, so the tree of
+  # weighted block means is the sample mean for every n.
+  for n in (343, 500):
+    big = softq.remedian(jnp.asarray(x[:n]), temperature=1e30)
+    np.testing.assert_allclose(float(big), np.mean(x[:n]), rtol=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -171,7 +211,7 @@ def test_nan_inf_and_masks():
   y = jnp.asarray([1.0, jnp.nan, 3.0, 2.0, 8.0])
   assert np.isnan(float(softq.remedian(y, block_size=3)))
   assert float(softq.nanmedian(y, algorithm="remedian", temperature=0)) == ref_remedian(
-      [1.0, 3.0, 2.0, 8.0], _remedian.DEFAULT_BLOCK_SIZE)
+      [1.0, 3.0, 2.0, 8.0], DEFAULT_BLOCK_SIZE)
   z = jnp.asarray(np.random.default_rng(9).standard_normal(50))
   mask = np.random.default_rng(10).random(50) < 0.6
   for tau in (0.0, 0.2):
@@ -185,6 +225,32 @@ def test_nan_inf_and_masks():
 # --------------------------------------------------------------------------
 # accuracy
 # --------------------------------------------------------------------------
+
+def _rank_error(x, v):
+  return abs(np.mean(np.asarray(x) < v) - 0.5)
+
+
+@pytest.mark.parametrize("n", [300, 344, 2402, 16808])
+def test_rank_error_for_every_n_iid_and_ordered(n):
+  # n = 7**k + 1 made the classical remedian average a lone leftover value.
+  f = jax.jit(lambda x: softq.remedian(x, temperature=1e-3))
+  errors = []
+  for seed in range(8):
+    x = np.random.default_rng(seed).standard_normal(n)
+    errors.append(_rank_error(x, float(f(jnp.asarray(x)))))
+  assert np.mean(errors) < 0.05, errors
+  # ordered data: 90 % inliers first, 10 % outliers near 50 last
+  rng = np.random.default_rng(n)
+  inliers = rng.standard_normal(n - n // 10)
+  x = np.concatenate([inliers, 50 + rng.standard_normal(n // 10)])
+  v = float(f(jnp.asarray(x)))
+  assert inliers.min() <= v <= inliers.max()
+  assert _rank_error(x, v) < 0.1
+  state = softq.remedian_init(temperature=1e-3, dtype=jnp.float64)
+  for chunk in np.array_split(x, 5):
+    state = softq.remedian_update(state, jnp.asarray(chunk))
+  np.testing.assert_allclose(float(softq.remedian_result(state)), v, rtol=1e-9)
+
 
 def test_median_rank_error_heavy_tails():
   x = np.random.default_rng(11).standard_t(1, 59049)
@@ -200,7 +266,7 @@ def test_padded_quantiles_traced_q():
   for p, v in zip(ps, got):
     assert abs(np.mean(x < v) - p) < 0.04, (p, np.mean(x < v))
   hard = softq.quantile(jnp.asarray(x[:300]), ps, algorithm="remedian", temperature=0)
-  want = [ref_remedian(x[:300], _remedian.DEFAULT_BLOCK_SIZE, p) for p in ps]
+  want = [ref_remedian(x[:300], DEFAULT_BLOCK_SIZE, p) for p in ps]
   np.testing.assert_allclose(np.asarray(hard), want, rtol=1e-12)
 
 
@@ -211,7 +277,7 @@ def test_quantile_methods_and_median_route():
     v = softq.quantile(x, 0.3, algorithm="remedian", method=method, temperature=0)
     assert float(jnp.min(x)) <= float(v) <= float(jnp.max(x))
   assert float(softq.median(x, algorithm="remedian", temperature=0)) == ref_remedian(
-      np.asarray(x), _remedian.DEFAULT_BLOCK_SIZE)
+      np.asarray(x), DEFAULT_BLOCK_SIZE)
 
 
 # --------------------------------------------------------------------------
@@ -255,6 +321,8 @@ def test_errors():
     softq.remedian(x, block_size=1)
   with pytest.raises(ValueError, match="block_size"):
     softq.remedian_init(block_size=0)
+  with pytest.raises(ValueError, match="valid algorithms are 'deviation', 'rank'"):
+    softq.remedian(x, algorithm="subsets")
   with pytest.raises(ValueError, match="valid algorithms"):
     softq.remedian(x, algorithm="remedian")
   with pytest.raises(ValueError, match="empty"):
@@ -268,10 +336,9 @@ def test_errors():
 
 @pytest.mark.parametrize("case", ["full-odd", "partial-even", "infinite", "ties"])
 def test_block_value_analytic_tangent_matches_autodiff(case):
-  # blocks.deviation_value (the remedian's value path, analytic tangent) against
-  # autodiff of deviation_weights + weighted_sum (the weights path).
-  from softq._kernels import blocks
-  from softq import _numerics
+  # The batched value (the remedian's value path, analytic tangent) against
+  # autodiff of the batched weights and a weighted sum (the weights path).
+  batched = softq.REGISTRY["deviation"].kernel.batched
   rng = np.random.default_rng(21)
   x = rng.standard_normal((6, 5))
   valid, m, ks = None, 5, [2]
@@ -283,17 +350,20 @@ def test_block_value_analytic_tangent_matches_autodiff(case):
     x[0, 1], x[1, 0], x[1, 2], x[1, 4] = np.inf, -np.inf, -np.inf, -np.inf
   if case == "ties":
     x = np.round(x, 0)
+  hits, refs = zip(*[_hits_and_refs(x, valid, k) for k in ks])
   x = jnp.asarray(x)
   vmask = None if valid is None else jnp.asarray(valid)
   g = 0.5
 
   def both(x, tau):
-    hits, refs = zip(*[blocks.hard_select(x, vmask, k) for k in ks])
-    hoisted = _numerics.hoisted_temperature(tau)
-    new = blocks.soft_value(x, vmask, m, ks, list(refs), list(hits), g, tau, hoisted)
-    ws = blocks.deviation_weights(x, vmask, m, ks, list(refs), list(hits), tau)
+    hoisted = (1.0 / tau, jnp.log(tau))
+    new = batched.value(x, vmask, m, ks, list(refs), list(hits), g, tau, hoisted)
+    ws = batched.weights(x, vmask, m, ks, list(refs), list(hits), tau)
     w = ws[0] if len(ws) == 1 else (1 - g) * ws[0] + g * ws[1]
-    return new, _numerics.weighted_sum(w, x)
+    finite = jnp.isfinite(x)
+    old = jnp.sum(w * jnp.where(finite, x, 0), -1) + jnp.sum(
+        jax.lax.stop_gradient(w) * jnp.where(finite | (w == 0), 0, x), -1)
+    return new, old
 
   tau = jnp.asarray(0.3)
   dx = jnp.asarray(rng.standard_normal(x.shape))

@@ -215,33 +215,50 @@ def soft_abs_difference(a, b, d, tau):
 
 
 def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
-                    inv_tau=None) -> jax.Array:
-  """``exp(-cost/tau)`` normalised over ``axis`` (over ``valid`` entries only).
+                    inv_tau=None, prior=None) -> jax.Array:
+  """``prior * exp(-cost/tau)`` normalised over ``axis`` (over ``valid`` entries only).
 
   Stable for every ``tau`` and any cost magnitude: the minimum is subtracted
   first (under ``stop_gradient``: the weights do not depend on it), ratios are
   clipped where ``exp`` already underflows to an exact 0, and masked entries
   get exactly zero weight with zero gradient.  ``+inf`` costs get weight 0.
+
+  ``prior``: optional non-negative weights (a sample value repeated ``w``
+  times has ``w`` times the weight of one copy); entries with ``prior == 0``
+  take no part, like masked ones.
   """
-  return softmin_weights_and_exponent(cost, tau, valid, axis, inv_tau)[0]
+  return softmin_weights_and_exponent(cost, tau, valid, axis, inv_tau, prior)[0]
 
 
-def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=None):
-  """:func:`softmin_weights` and its (clipped) exponent ``(cost - min) / tau``."""
+def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=None,
+                                 prior=None):
+  """:func:`softmin_weights` and its (clipped) exponent ``(cost - shift) / tau``."""
+  if prior is not None:
+    present = prior > 0
+    valid = present if valid is None else valid & present
   if valid is not None:
     cost = jnp.where(valid, cost, jnp.inf)
   # -inf costs (e.g. a +inf sample value scored by a soft max) take all the
-  # weight, shared equally, as in the hard limit.
+  # weight, shared equally (by prior), as in the hard limit.
   neg = jnp.isneginf(cost)
   any_neg = jnp.any(neg, axis=axis, keepdims=True)
   cost = jnp.where(any_neg, jnp.where(neg, jnp.zeros_like(cost), jnp.inf), cost)
   finite = jnp.isfinite(cost)
+  if prior is None:
+    key = cost
+  else:
+    # The shift is the minimum of cost - tau log(prior) so that the largest
+    # prior * exp(-z) is exactly 1: nothing overflows, something stays > 0.
+    safe_prior = jnp.where(present, prior, jnp.ones_like(prior))
+    key = cost - tau * jnp.log(safe_prior)
   cmin = jax.lax.stop_gradient(
-      jnp.min(jnp.where(finite | jnp.isnan(cost), cost, jnp.inf), axis=axis, keepdims=True))
+      jnp.min(jnp.where(finite | jnp.isnan(key), key, jnp.inf), axis=axis, keepdims=True))
   cmin = jnp.where(jnp.isfinite(cmin), cmin, jnp.zeros_like(cmin))
   shifted = jnp.where(jnp.isposinf(cost), jnp.inf, cost - cmin)
   z = ratio(shifted, tau, exp_limit(cost.dtype), inv_tau)
   e = jnp.exp(-z)
+  if prior is not None:
+    e = e * jnp.where(present, prior, jnp.zeros_like(prior))
   if valid is not None:
     e = jnp.where(valid, e, jnp.zeros_like(e))
   total = jnp.sum(e, axis=axis, keepdims=True)

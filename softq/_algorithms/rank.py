@@ -26,25 +26,28 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from softq import _numerics
-from softq._kernels import _tiling
+from softq._algorithms.base import Kernel
+from softq._core import numerics
+from softq._core import tiling
 
 
-def soft_ranks(x, valid, m, tau):
+def soft_ranks(sample, tau):
   """(R, c, tau_rank) of the docstring above."""
+  x, weight, m = sample
   dtype = x.dtype
-  w_col = jnp.ones_like(x) if valid is None else valid.astype(dtype)
+  w_col = (jnp.ones_like(x) if weight is None
+           else jnp.where(weight > 0, weight, 0).astype(dtype))
   finite_col = w_col * jnp.isfinite(x).astype(dtype)
 
   def terms(xi, xj, wj, fj):
     u = jnp.where(xi == xj, jnp.zeros_like(xi - xj), xi - xj)
-    s = _numerics.soft_sign(u, tau)
+    s = numerics.soft_sign(u, tau)
     finite_pair = jnp.isfinite(u)
-    sa = _numerics.soft_abs(jnp.where(finite_pair, u, jnp.zeros_like(u)), tau)
+    sa = numerics.soft_abs(jnp.where(finite_pair, u, jnp.zeros_like(u)), tau)
     pair_w = fj * jnp.isfinite(xi).astype(dtype)
     return wj * s, wj * (1.0 - s * s), pair_w * sa, pair_w * jnp.ones_like(sa)
 
-  s_sum, ties, abs_sum, n_pairs = _tiling.pairwise_rowsum(
+  s_sum, ties, abs_sum, n_pairs = tiling.pairwise_rowsum(
       terms, (x,), (x, w_col, finite_col), x.shape[0])
   mf = jnp.asarray(m, dtype)
   ranks = 0.5 * (mf + 1.0) + 0.5 * s_sum
@@ -53,26 +56,30 @@ def soft_ranks(x, valid, m, tau):
   gap = 3.0 * md / mf
   # divide(): plain `/` differentiates through gap**-2, which overflows for
   # data spread ~1e-20 in float32 (NaN gradients).
-  tau_rank = _numerics.floor_tau(
-      _numerics.divide(tau, jnp.maximum(gap, _numerics.tau_floor(dtype))))
+  tau_rank = numerics.floor_tau(
+      numerics.divide(tau, jnp.maximum(gap, numerics.tau_floor(dtype))))
   return ranks, ties, tau_rank
 
 
-def prepare(x, valid, m, tau):
-  return soft_ranks(x, valid, m, tau)
+def prepare(sample, tau):
+  return soft_ranks(sample, tau)
 
 
-def select(state, x, valid, m, k, r, tau):
-  del r, tau, m
+def select(state, sample, k, r, tau):
+  del r, tau
+  x, valid = sample.x, sample.valid
   ranks, ties, tau_rank = state
   target = jnp.asarray(k, ranks.dtype) + 1.0
   half_width = 0.5 * jnp.maximum(ties - 1.0, 0.0)
-  excess = _numerics.soft_abs(ranks - target, tau_rank) - half_width
+  excess = numerics.soft_abs(ranks - target, tau_rank) - half_width
   # soft plus via soft abs: tau log(1 + e^{z/tau}) = z/2 + soft_abs_{2 tau}(z)/2
-  dist = 0.5 * excess + 0.5 * _numerics.soft_abs(excess, 2.0 * tau_rank)
+  dist = 0.5 * excess + 0.5 * numerics.soft_abs(excess, 2.0 * tau_rank)
   # An infinite value never carries weight (its hard rank is extreme): a
   # finite order statistic must stay finite (0 * inf is avoided downstream).
   finite = jnp.isfinite(x) if valid is None else valid & jnp.isfinite(x)
-  return _numerics.softmin_weights(dist * dist, tau_rank, finite)
+  return numerics.softmin_weights(dist * dist, tau_rank, finite, prior=sample.weight)
+
+
+KERNEL = Kernel(prepare, select)
 
 

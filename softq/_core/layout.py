@@ -14,7 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from softq import _checks
+from softq._core import validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,12 +44,13 @@ class Layout:
 
 
 def layout(shape, axis, name: str, allow_empty: bool = False) -> Layout:
+  """The layout of a reduction of an array of ``shape`` over ``axis``."""
   shape = tuple(shape)
-  axes = tuple(sorted(_checks.canonicalize_axes(axis, len(shape))))
+  axes = validation.canonicalize_axes(axis, len(shape), name)
   kept = tuple(i for i in range(len(shape)) if i not in axes)
   lay = Layout(shape, axes, kept + axes)
   if not allow_empty:
-    _checks.check_nonempty(lay.n, name, axis)
+    validation.check_nonempty(lay.n, name, axis, shape)
   return lay
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import functools
 import itertools
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq import _numerics
+from softq._algorithms.base import Kernel
+from softq._core import numerics
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,25 +36,32 @@ def _size_weights(x, valid, size: int, tau):
   n = x.shape[0]
   idx = _subsets(n, size)
   xs = x[idx]                                        # (C, size)
-  inner = _numerics.softmax_weights(xs, tau, axis=1)  # soft argmax inside S
-  smax = _numerics.soft_logsumexp(xs, tau, axis=1)   # soft max of S
+  inner = numerics.softmax_weights(xs, tau, axis=1)  # soft argmax inside S
+  smax = numerics.soft_logsumexp(xs, tau, axis=1)   # soft max of S
   ok = None if valid is None else jnp.all(valid[idx], axis=1)
-  outer = _numerics.softmin_weights(smax, tau, ok)   # soft argmin over subsets
+  outer = numerics.softmin_weights(smax, tau, ok)   # soft argmin over subsets
   contrib = (outer[:, None] * inner).reshape(-1)
   return jnp.zeros_like(x).at[idx.reshape(-1)].add(contrib)
 
 
-def prepare(x, valid, m, tau):
-  del x, valid, m, tau
+def prepare(sample, tau):
+  del sample, tau
   return None
 
 
-def select(state, x, valid, m, k, r, tau):
-  del state, r, m
+def select(state, sample, k, r, tau):
+  """One subset size for a static ``k``; a table of every size for a traced one.
+
+  The table (all ``sum_s C(n, s) = 2^n`` subsets) does not depend on ``k``:
+  under a ``vmap`` over several traced ``k`` it is computed once.
+  """
+  del state, r
+  x, valid = sample.x, sample.valid
   n = x.shape[0]
   if isinstance(k, (int, np.integer)):
     return _size_weights(x, valid, int(k) + 1, tau)
-  branches = [functools.partial(_size_weights, size=s) for s in range(1, n + 1)]
-  size = jnp.clip(jnp.asarray(k, jnp.int32) + 1, 1, n)
-  return jax.lax.switch(size - 1, [lambda x, v, t, b=b: b(x, v, tau=t) for b in branches],
-                        x, valid, tau)
+  table = jnp.stack([_size_weights(x, valid, size, tau) for size in range(1, n + 1)])
+  return table[jnp.clip(jnp.asarray(k, jnp.int32), 0, n - 1)]
+
+
+KERNEL = Kernel(prepare, select)

@@ -73,7 +73,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from softq import _numerics
+from softq._algorithms.base import Kernel
+from softq._core import numerics
 
 #: Sorted neighbours on each side whose soft correction is kept exactly.
 WINDOW = 16
@@ -81,7 +82,7 @@ WINDOW = 16
 
 def _excess(u, tau):
   """``tau * log1p(exp(-2 u / tau))`` for ``u >= 0`` (may be ``inf``)."""
-  return tau * _numerics.abs_excess(_numerics.ratio(u, tau, _numerics.saturation(u.dtype)))
+  return tau * numerics.abs_excess(numerics.ratio(u, tau, numerics.saturation(u.dtype)))
 
 
 def _tie_groups(s):
@@ -95,9 +96,9 @@ def _tie_groups(s):
   return first, last
 
 
-def prepare(x, valid, m, tau):
+def prepare(sample, tau):
   """Sort once; the window correction ``E`` (independent of ``k``)."""
-  del m
+  x, valid = sample.x, sample.valid
   n = x.shape[0]
   key = jax.lax.stop_gradient(x if valid is None else jnp.where(valid, x, jnp.inf))
   perm = jnp.argsort(key)
@@ -150,16 +151,10 @@ def _sorted_costs(state, m, k, r):
   return jnp.where(ok, cost, jnp.inf)
 
 
-def costs(x, valid, m, k, r, tau):
-  """This kernel's costs ``C_i`` (original order; see the module docstring)."""
-  state = prepare(x, valid, m, tau)
-  perm = state[0]
-  c = _sorted_costs(state, m, k, r)
-  return jnp.zeros_like(c).at[perm].set(c)
-
-
-def select(state, x, valid, m, k, r, tau):
-  del x, valid
+def select(state, sample, k, r, tau):
   perm, ok = state[0], state[3]
-  w = _numerics.softmin_weights(_sorted_costs(state, m, k, r), tau, ok)
+  w = numerics.softmin_weights(_sorted_costs(state, sample.total, k, r), tau, ok)
   return jnp.zeros_like(w).at[perm].set(w)
+
+
+KERNEL = Kernel(prepare, select)

@@ -1,0 +1,94 @@
+"""The algorithm registry: one :class:`Algorithm` record per algorithm.
+
+Everything that lists or dispatches on algorithms derives from
+:data:`REGISTRY`: the public ``softq.ALGORITHMS``, argument validation and its
+error messages, the engine's dispatch, the docs' algorithm table and the
+tests' parametrisation.  To add an algorithm, write one module with a 1-D
+:class:`Kernel` (or a ``reduce`` of your own) and add one line below (see
+docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Literal, Mapping
+
+from softq._algorithms import deviation
+from softq._algorithms import rank
+from softq._algorithms import remedian
+from softq._algorithms import sorted_deviation
+from softq._algorithms import subsets
+from softq._algorithms.base import Algorithm
+from softq._algorithms.base import Batched
+from softq._algorithms.base import Kernel
+from softq._algorithms.base import Query
+from softq._algorithms.base import Rows
+from softq._algorithms.base import Sample
+from softq._algorithms.base import exact_reduce
+from softq._core import validation
+
+AlgorithmName = Literal["subsets", "deviation", "rank", "sorted", "remedian"]
+
+_FASTER = ("algorithm='sorted' (O(n log n)), 'deviation' or 'rank' (exact limit) "
+           "or 'remedian' (O(n))")
+
+
+def _exact(name: str, module, summary: str, cost: str, **kw) -> Algorithm:
+  return Algorithm(name=name, summary=summary, cost=cost, hard_limit="jnp",
+                   reduce=exact_reduce(module.KERNEL), kernel=module.KERNEL, **kw)
+
+
+#: Every algorithm, by name, in the order the docs list them.
+REGISTRY: Mapping[str, Algorithm] = types.MappingProxyType({a.name: a for a in (
+    _exact("subsets", subsets,
+           "soft min over subsets of the soft max (the textbook definition)",
+           "O(C(n, n/2))", max_size=20, faster=_FASTER, supports_weights=False),
+    _exact("deviation", deviation,
+           "soft minimiser of the total (pinball) deviation", "O(n^2), O(n) memory"),
+    _exact("rank", rank, "soft ranks re-centred on the wanted rank",
+           "O(n^2), O(n) memory"),
+    _exact("sorted", sorted_deviation,
+           "the deviation costs from prefix sums after one sort", "O(n log n)",
+           supports_weights=False),
+    Algorithm(name="remedian", summary="the soft remedian: blocks of soft medians, "
+              "level by level", cost="O(n), O(log n) depth", hard_limit="remedian",
+              reduce=remedian.reduce, parse_options=remedian.parse_options,
+              options=(("block_size", remedian.DEFAULT_BLOCK_SIZE),
+                       ("block_algorithm", remedian.DEFAULT_BLOCK_ALGORITHM))),
+)})
+
+#: The algorithm names, for ``algorithm=``.
+ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
+#: The algorithms whose hard limit is ``jnp.quantile`` itself.
+EXACT_ALGORITHMS: tuple[str, ...] = tuple(
+    name for name, a in REGISTRY.items() if a.hard_limit == "jnp")
+#: The default soft order-statistic algorithm (see docs/choosing.md).
+DEFAULT_ALGORITHM: AlgorithmName = "rank"
+
+
+def get(algorithm: Any, name: str, allowed: tuple[str, ...] = ALGORITHMS) -> Algorithm:
+  """The record of ``algorithm`` (a ``ValueError`` listing the valid names otherwise)."""
+  return REGISTRY[validation.check_choice(algorithm, name, "algorithm", allowed)]
+
+
+def options(record: Algorithm, name: str, given: Mapping[str, Any]) -> tuple:
+  """Validated options of ``record`` (hashable), from the keywords a caller gave.
+
+  An option given to an algorithm that does not take it raises ``ValueError``.
+  """
+  known = dict(record.options)
+  for key, value in given.items():
+    if value is not None and key not in known:
+      takers = [a for a, r in REGISTRY.items() if key in dict(r.options)]
+      raise ValueError(f"{name}: {key}= applies to algorithm="
+                       f"{' or '.join(repr(t) for t in takers)} only, not "
+                       f"{record.name!r}; drop it or pick that algorithm.")
+  values = {k: (given.get(k) if given.get(k) is not None else d) for k, d in known.items()}
+  if record.parse_options is not None:
+    values = record.parse_options(name, values, get)
+  return tuple(sorted(values.items()))
+
+
+__all__ = ("ALGORITHMS", "Algorithm", "AlgorithmName", "Batched", "DEFAULT_ALGORITHM",
+           "EXACT_ALGORITHMS", "Kernel", "Query", "REGISTRY", "Rows", "Sample", "get",
+           "options")

@@ -1,0 +1,249 @@
+"""The algorithm record, the data the engine hands to it, and the exact-limit driver.
+
+An algorithm is one :class:`Algorithm` record in :data:`softq._algorithms.REGISTRY`.
+Its ``reduce`` turns a batch of rows (:class:`Rows`) and a request for order
+statistics (:class:`Query`) into values ``(Q, B)`` or convex weights
+``(Q, B, n)``.  Algorithms whose hard limit is ``jnp.quantile`` are written as
+a 1-D :class:`Kernel` (``prepare``/``select`` over one :class:`Sample`);
+:func:`exact_reduce` turns such a kernel into a ``reduce`` (plans, hard
+references, infinite order statistics, the vmap over rows), so a new exact
+algorithm is one kernel module and one registry line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softq._algorithms import blocks
+from softq._core import numerics
+from softq._core import plan as plans
+
+
+class Rows(NamedTuple):
+  """A batch of 1-D samples: the reduced axes flattened last."""
+  x: jax.Array                 # (B, n), compute dtype; NaN replaced by 0
+  weight: jax.Array | None     # (B, n) >= 0, 0 = takes no part; None = all 1
+
+
+class Sample(NamedTuple):
+  """One 1-D sample as a :class:`Kernel` sees it."""
+  x: jax.Array                 # (n,), NaN-free
+  weight: jax.Array | None     # (n,) >= 0 (0: not part of the sample) or None (all 1)
+  total: Any                   # the sum of the weights: the static n when weight is None
+
+  @property
+  def valid(self):
+    return None if self.weight is None else self.weight > 0
+
+
+class Query(NamedTuple):
+  """Which order statistics are asked for.
+
+  ``kind`` is ``"median"`` (the ``jnp.median`` convention), ``"sort"`` (every
+  order statistic) or ``"quantile"`` (levels ``q`` of ``method``).  ``q`` is
+  ``(Q,)`` and traced; ``positions`` optionally holds ``(lo, hi, g)`` computed
+  on the host (``averaged_inverted_cdf``, which NumPy does in float64).
+  """
+  kind: Literal["median", "quantile", "sort"]
+  method: str = "linear"
+  q: Any = None
+  positions: Any = None
+
+
+class Batched(NamedTuple):
+  """A kernel's batched form for many short rows ``(N, b)`` (the same function).
+
+  ``weights(x, valid, m, ks, refs, hits, tau, inv_tau)`` returns one ``(N, b)``
+  weight array per order statistic in ``ks``; ``value(x, valid, m, ks, refs,
+  hits, g, tau, hoisted)`` the soft value ``(N,)`` of one order statistic (or
+  two mixed by ``g``) with an analytic tangent.  ``refs``/``hits`` come from
+  :func:`softq._algorithms.blocks.hard_select`.  The remedian reduces its
+  blocks with these; the engine takes ``value`` for rows of at most
+  ``max_size`` values (sliding windows, pooling).
+  """
+  weights: Callable
+  value: Callable
+  max_size: int
+
+
+class Kernel(NamedTuple):
+  """A 1-D soft order-statistic kernel.
+
+  ``prepare(sample, tau) -> state``: work shared by every order statistic of
+  one sample.  ``select(state, sample, k, r, tau) -> (n,)``: convex weights of
+  the ``k``-th order statistic (0-based; a static int or a traced scalar),
+  given ``r``, its hard value (finite, a reference point only); they tend to
+  the one-hot of that order statistic (shared over ties, by weight) as
+  ``tau -> 0``.  ``batch_select``: False when ``select`` must see one ``k`` at
+  a time (it branches on it).  ``batched``: the declared fast path for many
+  short rows, or None.
+  """
+  prepare: Callable
+  select: Callable
+  batch_select: bool = True
+  batched: Batched | None = None
+
+
+class Algorithm(NamedTuple):
+  """One registry entry (see :data:`softq._algorithms.REGISTRY`)."""
+  name: str
+  summary: str                   # one line, for docs and errors
+  cost: str                      # time complexity, for docs
+  hard_limit: Literal["jnp", "remedian"]
+  reduce: Callable               # (rows, query, tau, *, hard, output, options) -> array
+  kernel: Kernel | None = None   # the 1-D kernel of an exact algorithm
+  max_size: int | None = None    # refuse longer rows (a ValueError naming `faster`)
+  faster: str = ""               # what to use instead past max_size
+  supports_weights: bool = True
+  options: tuple[tuple[str, Any], ...] = ()   # extra keyword options and defaults
+  parse_options: Callable | None = None  # (name, values, get) -> validated values
+
+
+# --------------------------------------------------------------------------
+# hard references: which value is the k-th order statistic
+# --------------------------------------------------------------------------
+
+def hard_references(sample: Sample, ks):
+  """Hard values ``r`` of the order statistics ``ks`` (``(U,)``)."""
+  x, weight, total = sample
+  n = x.shape[0]
+  valid = sample.valid
+  key = jax.lax.stop_gradient(x if valid is None else jnp.where(valid, x, jnp.inf))
+  if weight is None:
+    srt = jnp.sort(key)
+    idx = ks if isinstance(ks, np.ndarray) else jnp.clip(ks, 0, n - 1).astype(jnp.int32)
+    return srt[idx]
+  order = jnp.argsort(key)
+  srt = key[order]
+  cum = jnp.cumsum(jax.lax.stop_gradient(jnp.where(valid, weight, 0))[order])
+  # The value whose cumulative-weight interval holds k + 1/2.
+  pos = jnp.asarray(ks).astype(cum.dtype) + 0.5
+  idx = jnp.searchsorted(cum, pos, side="right")
+  last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
+  return srt[jnp.clip(idx, 0, last)]
+
+
+def hard_weights(sample: Sample, r):
+  """One-hot of the values equal to ``r`` (``(U,)``), shared over ties by weight."""
+  x = sample.x
+  eq = x[None, :] == r[:, None]
+  share = eq.astype(x.dtype)
+  if sample.weight is not None:
+    share = jnp.where(eq & sample.valid[None, :], sample.weight[None, :], 0)
+    share = share.astype(x.dtype)
+  total = jnp.sum(share, axis=1, keepdims=True)
+  return share / jnp.where(total > 0, total, jnp.ones_like(total))
+
+
+def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool):
+  """Weights ``(U, n)`` and hard values ``(U,)`` of the order statistics ``ks``.
+
+  Order statistics whose hard value is infinite take the hard weights (the
+  soft kernels are written for finite reference values).
+  """
+  r = hard_references(sample, ks)
+  w_hard = hard_weights(sample, r)
+  if hard:
+    return w_hard, r
+  bad = ~jnp.isfinite(r)
+  r_safe = jnp.where(bad, jnp.zeros_like(r), r)
+  state = kernel.prepare(sample, tau)
+  static = isinstance(ks, np.ndarray)
+  if (static and len(ks) <= 4) or not kernel.batch_select:
+    # A few static order statistics: static indices (cheaper than a vmap).
+    n_ks = len(ks) if static else ks.shape[0]
+    k_at = (lambda u: int(ks[u])) if static else (lambda u: ks[u])
+    w_soft = jnp.stack([kernel.select(state, sample, k_at(u), r_safe[u], tau)
+                        for u in range(n_ks)])
+  else:
+    w_soft = jax.vmap(lambda k, rr: kernel.select(state, sample, k, rr, tau))(
+        jnp.asarray(ks), r_safe)
+  return jnp.where(bad[:, None], w_hard, w_soft), r
+
+
+# --------------------------------------------------------------------------
+# the exact-limit reducer built from a kernel
+# --------------------------------------------------------------------------
+
+def _plan(query: Query, total):
+  """The order statistics of ``query`` for a sample of ``total`` values/weight."""
+  static = isinstance(total, (int, np.integer))
+  if query.kind == "median":
+    if static:
+      return plans.median_plan(int(total))
+    return plans.traced_plan(jnp.asarray([0.5], jnp.result_type(float)), total, "linear")
+  if query.kind == "sort":
+    return plans.all_plan(int(total))
+  if query.positions is not None:
+    return plans.from_positions(*query.positions)
+  return plans.traced_plan(query.q, total, query.method)
+
+
+def combine(coef, values):
+  """``coef @ values`` where a zero coefficient on an infinite value counts 0."""
+  return numerics.weighted_sum(coef, values[None, :])
+
+
+def batched_values(batched: Batched, x, plan, tau):
+  """Values ``(Q, B)`` of the plan's order statistics for short rows ``x (B, n)``.
+
+  All rows at once per order statistic (:attr:`Batched.value`).
+  """
+  n = x.shape[1]
+  hoisted = numerics.hoisted_temperature(tau)
+  static = isinstance(plan.ks, np.ndarray)
+  vs = []
+  for u in range(plan.ks.shape[0]):
+    k = int(plan.ks[u]) if static else plan.ks[u]
+    hit, r = blocks.hard_select(x, None, k)
+    vs.append(batched.value(x, None, n, [k], [r], [hit], None, tau, hoisted))
+  v = jnp.stack(vs, axis=-1)                                         # (B, U)
+  coef = jnp.asarray(plan.coef, x.dtype)
+  return numerics.weighted_sum(coef[None, :, :], v[:, None, :]).T
+
+
+def exact_reduce(kernel: Kernel) -> Callable:
+  """A registry ``reduce`` for an exact-limit :class:`Kernel`."""
+
+  def reduce(rows: Rows, query: Query, tau, *, hard: bool, output: str, options):
+    del options
+    n = rows.x.shape[1]
+    shared = rows.weight is None
+    plan_shared = _plan(query, n) if shared else None
+
+    if (output == "values" and not hard and kernel.batched is not None
+        and n <= kernel.batched.max_size and shared and jnp.ndim(tau) == 0):
+      return batched_values(kernel.batched, rows.x, plan_shared, tau)
+
+    def one(x, weight, tau_row):
+      total = n if weight is None else jnp.sum(jnp.where(weight > 0, weight, 0))
+      sample = Sample(x, weight, total)
+      plan = plan_shared if shared else _plan(query, total)
+      coef = plan.coef
+      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard)
+      coef = jnp.asarray(coef, w.dtype)
+      if output == "weights":
+        return jnp.einsum("qu,un->qn", coef, w)
+      v = combine(coef, numerics.weighted_sum(w, x[None]))
+      if hard:  # the selected values exactly, with the hard weights' gradient
+        exact = combine(coef, r)
+        v = jnp.where(jnp.isfinite(exact), v + jax.lax.stop_gradient(exact - v), v)
+      return v
+
+    w_axis = None if shared else 0
+
+    def run(tau_rows):
+      t_axis = 0 if jnp.ndim(tau_rows) == 1 else None
+      out = jax.vmap(one, in_axes=(0, w_axis, t_axis))(rows.x, rows.weight, tau_rows)
+      return jnp.swapaxes(out, 0, 1)   # (Q, B[, n])
+
+    if jnp.ndim(tau) == 2:
+      # One temperature per (level, row): every level runs with its own.
+      return jnp.stack([run(tau[i])[i] for i in range(tau.shape[0])])
+    return run(tau)
+
+  return reduce

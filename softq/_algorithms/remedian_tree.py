@@ -1,0 +1,245 @@
+"""The soft remedian's tree: levels of blocks as one ``lax.scan`` over chunks.
+
+Layout of the computation (one row of ``n`` values, block size ``b``):
+
+* the row is padded to ``T = P * S * C`` values and viewed as ``(P, S, C)``:
+  ``C = b**c`` values form a *chunk*, a complete subtree of ``c`` levels;
+  ``P`` chunks are reduced side by side in each of the ``S`` steps of a
+  ``lax.scan`` (``P`` is a multiple of the device count, so an input sharded
+  along the reduced axis is sharded along ``P``: every device reduces the
+  chunks it holds and only the ``P * S`` chunk roots ever move);
+* inside a step the chunks are reduced level by level, vectorised over all
+  blocks of the level (a Python loop over the ``c`` static levels);
+* without user weights every value counts once, so every block of a
+  complete chunk has equal weights (the uniform fast path); the chunk that
+  holds the end of the data (a partial subtree) is reduced again with its
+  exact counts, and its root replaces the one the scan computed;
+* the ``P * S`` roots are reduced by the remaining levels, vectorised.
+
+Padding never changes the result: it has weight 0 (a block's weight is the
+sum of its values' weights), so a block holding ``m < b`` values takes the
+weighted median of those ``m``.  Values with zero weight (``where=``, NaNs
+ignored, zero ``weights=``) are dropped by compacting the others to a prefix
+first (``cumsum`` + scatter, O(n)), so their count may be traced.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softq._algorithms.remedian_levels import Ctx
+from softq._algorithms.remedian_levels import ceil_div
+from softq._algorithms.remedian_levels import median_stat
+from softq._algorithms.remedian_levels import one_level
+from softq._algorithms.remedian_levels import pad_to
+from softq._core import numerics
+
+#: Values per chunk (a full subtree) at most, and per scan step (all ``P``
+#: chunks) about: large enough to amortise the loop, small enough to stay in
+#: cache.  Tuned with ``python -m benchmarks.remedian``.
+_CHUNK_MAX = 1 << 14
+_STEP_TARGET = 1 << 16
+
+def _unrolled(block_size: int, levels: int) -> int:
+  """Levels to unroll before a loop on a fixed buffer takes over.
+
+  The loop keeps the buffer size of the first looped level, so it repeats
+  work on zeros; unrolling until that waste is under ~6% of the first
+  level's keeps the run time, while the loop keeps the program (and its
+  compile time) the same size for every ``n``.
+  """
+  u = 1
+  while u < levels and (levels - u) / block_size ** u > 0.06:
+    u += 1
+  return u
+
+
+def _levels(ctx: Ctx, v, vv, weight, stat0, levels: int, unroll: int):
+  """``levels`` levels of ``v`` (last axis), the first ``unroll`` unrolled.
+
+  ``weight``: None or a scalar (uniform: complete blocks) or counts shaped
+  like ``v``.  The remaining levels run in a ``lax.fori_loop`` on a buffer of
+  fixed size (results written to its front, zero weight behind), one kernel
+  in the program.  Returns the values, averaged values and weights.
+  """
+  b = ctx.block_size
+  per_entry = weight is not None and jnp.ndim(weight) >= 1
+  for lvl in range(min(unroll, levels)):
+    size = ceil_div(v.shape[-1], b) * b
+    v, vv = pad_to(v, size), pad_to(vv, size)
+    weight = pad_to(weight, size) if per_entry else weight
+    v, vv, weight = one_level(ctx, v, vv, weight, stat0 if lvl == 0 else median_stat)
+  left = levels - min(unroll, levels)
+  if left <= 0:
+    return v, vv, weight
+  size = ceil_div(v.shape[-1], b) * b
+  v, vv = pad_to(v, size), pad_to(vv, size)
+  weight = (pad_to(weight, size) if per_entry
+            else jnp.asarray(1 if weight is None else weight, v.dtype))
+
+  def body(_, carry):
+    v, vv, weight = carry
+    out, vout, weight = one_level(ctx, v, vv, weight, median_stat)
+    return (pad_to(out, size), pad_to(vout, size),
+            pad_to(weight, size) if per_entry else weight)
+
+  v, vv, weight = jax.lax.fori_loop(0, left, body, (v, vv, weight))
+  return v[..., :1], None if vv is None else vv[..., :1], (
+      weight[..., :1] if per_entry else weight)
+
+
+def num_levels(n: int, b: int) -> int:
+  levels, size = 1, b
+  while size < n:
+    size *= b
+    levels += 1
+  return levels
+
+
+def _grid(n: int, b: int):
+  """Static chunk layout ``(P, S, c)`` for a row of ``n`` values."""
+  levels = num_levels(n, b)
+  c = 1
+  while c < levels and b ** (c + 1) <= _CHUNK_MAX:
+    c += 1
+  chunk = b ** c
+  n_chunks = ceil_div(n, chunk)
+  devices = jax.device_count()
+  if n_chunks >= devices:
+    # Chunks per device per step: a divisor of the chunks each device holds,
+    # so that no padding (which would move data between devices) is needed
+    # when the devices divide the number of chunks.
+    per_dev_total = ceil_div(n_chunks, devices)
+    target = max(1, _STEP_TARGET // (devices * chunk))
+    per_device = max(d for d in range(1, min(target, per_dev_total) + 1)
+                     if per_dev_total % d == 0)
+    groups = devices * per_device
+  else:
+    groups = max(1, min(n_chunks, _STEP_TARGET // chunk))
+  steps = ceil_div(n_chunks, groups)
+  return groups, steps, c
+
+
+def _tree(ctx: Ctx, x, xv, count, weight, stat0):
+  """The weighted remedian of the first ``count`` values of ``x`` (``(n,)``).
+
+  ``weight``: None (every value counts once: the scan reduces complete
+  chunks with the uniform fast path, and the chunk holding the end of the
+  data is reduced again with its exact counts) or per-value weights (0
+  beyond ``count``: every level weighted).
+  """
+  b = ctx.block_size
+  n = x.shape[0]
+  groups, steps, c = _grid(n, b)
+  chunk = b ** c
+  total = groups * steps * chunk
+  n_roots = groups * steps
+  x, xv, weight = pad_to(x, total), pad_to(xv, total), pad_to(weight, total)
+  unroll = _unrolled(b, c)
+  in_partial = None
+  if weight is None:
+    # The chunk holding the end of the data is reduced by the scan (result
+    # discarded) and again exactly below: the scan sees it through
+    # stop_gradient (its zero cotangent times a huge partial derivative --
+    # ties with the padding at a tiny temperature -- would be NaN).
+    if isinstance(count, (int, np.integer)):
+      j, rem = divmod(int(count), chunk)
+      in_partial = None if not rem else (np.arange(total) // chunk) == j
+    else:
+      j = jnp.clip(count // chunk, 0, n_roots - 1)
+      in_partial = ((jnp.arange(total) // chunk) == j) & (count % chunk > 0)
+  sg = lambda t: None if t is None or in_partial is None else jnp.where(
+      in_partial, jax.lax.stop_gradient(t), t)
+  xs, xvs = (x, xv) if in_partial is None else (sg(x), sg(xv))
+
+  def as_steps(t):
+    return None if t is None else jnp.swapaxes(t.reshape(groups, steps, chunk), 0, 1)
+
+  def step(carry, chunks):
+    v, vv, w = chunks
+    v, vv, w = _levels(ctx, v, vv, w, stat0, c, unroll)
+    return carry, (v[:, 0], None if vv is None else vv[:, 0],
+                   None if w is None or jnp.ndim(w) == 0 else w[:, 0])
+
+  _, (roots, vroots, rweights) = jax.lax.scan(
+      step, None, (as_steps(xs), as_steps(xvs), as_steps(weight)))
+
+  def flat(t):
+    return None if t is None else jnp.swapaxes(t, 0, 1).reshape(n_roots)
+
+  roots, vroots, rweights = flat(roots), flat(vroots), flat(rweights)
+  if weight is None:
+    roots, vroots = _redo_partial_chunk(ctx, x, xv, count, chunk, c, stat0, roots, vroots)
+    starts = jnp.arange(n_roots) * chunk
+    rweights = jnp.clip(count - starts, 0, chunk).astype(x.dtype)
+  if n_roots > 1:
+    roots, vroots, _ = _levels(ctx, roots, vroots, rweights, median_stat,
+                               num_levels(n_roots, b), 0)
+  return roots[0] if vroots is None else vroots[0]
+
+
+def _redo_partial_chunk(ctx, x, xv, count, chunk, c, stat0, roots, vroots):
+  """The chunk holding the end of the data, reduced with its exact counts."""
+  if isinstance(count, (int, np.integer)):
+    j, rem = divmod(int(count), chunk)
+    if not rem:
+      return roots, vroots
+    start, has = j * chunk, True
+  else:
+    j = jnp.clip(count // chunk, 0, roots.shape[0] - 1)
+    rem = count - (count // chunk) * chunk
+    start, has = j * chunk, rem > 0
+  part = jax.lax.dynamic_slice_in_dim(x, start, chunk)
+  vpart = None if xv is None else jax.lax.dynamic_slice_in_dim(xv, start, chunk)
+  counts = (jnp.arange(chunk) < rem).astype(x.dtype)
+  r, vr, _ = _levels(ctx, part, vpart, counts, stat0, c, 1)
+  roots = roots.at[j].set(jnp.where(has, r[0], roots[j]))
+  if vr is not None:
+    vroots = vroots.at[j].set(jnp.where(has, vr[0], vroots[j]))
+  return roots, vroots
+
+
+def _compact(t, valid):
+  """The valid entries of ``t`` moved to a prefix, in order (zeros after)."""
+  pos = jnp.cumsum(valid.astype(jnp.int32)) - 1
+  idx = jnp.where(valid, pos, t.shape[0])
+  return jnp.zeros_like(t).at[idx].add(jnp.where(valid, t, jnp.zeros_like(t)), mode="drop")
+
+
+def _row_value(ctx: Ctx, x, xv, weight, stat0):
+  if weight is None:
+    return _tree(ctx, x, xv, x.shape[0], None, stat0)
+  keep = weight > 0
+  count = jnp.sum(keep.astype(jnp.int32))
+  compact = lambda t: None if t is None else _compact(t, keep)
+  return _tree(ctx, compact(x), compact(xv), count, compact(weight), stat0)
+
+
+def _row(ctx, x, weight, stat0, weights_out: bool):
+  """Value (scalar) or weights ``(n,)`` of one row."""
+  if not weights_out:
+    return _row_value(ctx, x, None, weight, stat0)
+  # sum_i W_i(x) z_i is linear in z: its gradient in z is W(x), still a
+  # differentiable function of x (the product of block weights on each path).
+  _, pullback = jax.vjp(lambda z: _row_value(ctx, x, z, weight, stat0), x)
+  return pullback(jnp.ones((), x.dtype))[0]
+
+
+def rows_remedian(x, weight, tau_rows, stat0, block_size, kernel, hard, weights_out):
+  """``(B,)`` values or ``(B, n)`` weights of rows ``x (B, n)``.
+
+  ``weight`` ``(B, n)`` (0 drops a value: the remedian of the others, in
+  order) or None; ``tau_rows`` scalar or ``(B,)``.
+  """
+  w_axis = None if weight is None else 0
+  t_axis = 0 if jnp.ndim(tau_rows) == 1 else None
+
+  def one(x, weight, tau):
+    ctx = Ctx(block_size, kernel, hard, tau,
+              None if hard else numerics.hoisted_temperature(jnp.asarray(tau)),
+              grad_weights=weight is not None)
+    return _row(ctx, x, weight, stat0, weights_out)
+
+  return jax.vmap(one, in_axes=(0, w_axis, t_axis))(x, weight, tau_rows)

@@ -1,0 +1,112 @@
+"""From ``q`` and ``method`` to order statistics, exactly as ``jnp.quantile``.
+
+Every ``jnp.quantile`` method is a fixed combination of at most two order
+statistics: ``value[q] = sum_u coef[q, u] * x_(ks[u])`` (0-based).  A plan is
+built either on the host (NumPy, when ``q`` and the sample size are known:
+the positions are then deduplicated, and the arrays reach the compiled
+program as data, so a new ``q`` never compiles a new program) or in the
+traced program (``q`` traced, or a size that depends on a mask, NaNs or
+weights).  Both follow ``jnp.quantile`` step by step in ``q``'s dtype, so
+positions round the same way (``"nearest"`` rounds half down, as ``jnp``).
+
+Weighted samples: ``total`` is the sum of the weights (a real number) and an
+order statistic ``k`` is the value whose cumulative-weight interval
+``[C_{i-1}, C_i)`` contains ``k + 1/2`` (with integer weights: the ``k``-th
+value of the sample in which every value is repeated ``weight`` times).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class Plan(NamedTuple):
+  """``value[q] = sum_u coef[q, u] * x_(ks[u])``."""
+  ks: Any      # (U,) order-statistic positions (integer-valued)
+  coef: Any    # (Q, U)
+
+
+def q_dtype(q) -> np.dtype:
+  """The dtype ``jnp.quantile`` does its level arithmetic in."""
+  dt = jnp.asarray(q).dtype
+  return dt if jnp.issubdtype(dt, jnp.floating) else jax.dtypes.canonicalize_dtype(np.float64)
+
+
+def _positions(xp, qa, mf, method):
+  """(lo, hi, g) of every level, in ``qa``'s dtype (``xp`` is np or jnp)."""
+  one = qa.dtype.type(1) if xp is np else jnp.asarray(1, qa.dtype)
+  last = xp.maximum(mf - one, 0 * one)
+  if method in ("linear", "lower", "higher", "nearest", "midpoint"):
+    h = qa * last
+    lo = xp.clip(xp.floor(h), 0, last)
+    hi = xp.clip(xp.ceil(h), 0, last)
+    frac = h - xp.floor(h)
+    zero = xp.zeros_like(h)
+    if method == "linear":
+      g = frac
+    elif method == "lower":
+      hi, g = lo, zero
+    elif method == "higher":
+      lo, g = hi, zero
+    elif method == "nearest":
+      lo = hi = xp.where(frac <= 0.5, lo, hi)
+      g = zero
+    else:  # midpoint
+      g = xp.full_like(h, 0.5)
+  elif method == "inverted_cdf":
+    k = xp.clip(xp.ceil(qa * mf) - one, 0, last)
+    lo, hi, g = k, k, xp.zeros_like(k)
+  elif method == "averaged_inverted_cdf":
+    h = qa * mf - one
+    prev = xp.floor(h)
+    g = xp.where(h - prev == 0, 0.5, 1.0).astype(h.dtype)
+    lo = xp.clip(prev, 0, last)
+    hi = xp.clip(prev + one, 0, last)
+  else:  # pragma: no cover - validated earlier
+    raise ValueError(method)
+  return lo, hi, g
+
+
+def host_positions(q, n: int, method: str):
+  """``(lo, hi, g)`` for concrete ``q`` and ``n`` values, as NumPy arrays.
+
+  Used for ``averaged_inverted_cdf`` (not in ``jnp``), which follows NumPy in
+  float64: a float32 ``q = 0.1`` would move ``q * n`` off an integer.  The
+  arrays reach the compiled program as data (a new ``q`` compiles nothing).
+  """
+  qa = np.asarray(q, dtype=np.float64).reshape(-1)
+  lo, hi, g = _positions(np, qa, np.float64(n), method)
+  return lo.astype(np.int32), hi.astype(np.int32), g
+
+
+def from_positions(lo, hi, g) -> Plan:
+  """A plan of ``2 Q`` positions from per-level ``(lo, hi, g)``."""
+  g = jnp.asarray(g)
+  eye = jnp.eye(g.shape[0], dtype=g.dtype)
+  coef = jnp.concatenate([eye * (1 - g)[:, None], eye * g[:, None]], axis=1)
+  return Plan(jnp.concatenate([jnp.asarray(lo), jnp.asarray(hi)]), coef)
+
+
+def traced_plan(q, total, method: str) -> Plan:
+  """The plan of levels ``q`` (``(Q,)``, traced) for ``total`` values or weight."""
+  qa = jnp.asarray(q)
+  qa = qa.astype(q_dtype(qa)).reshape(-1)
+  mf = jnp.asarray(total).astype(qa.dtype)
+  return from_positions(*_positions(jnp, qa, mf, method))
+
+
+def median_plan(n: int) -> Plan:
+  """The plan of ``jnp.median`` for ``n`` values (one level)."""
+  lo, hi = (n - 1) // 2, n // 2
+  if lo == hi:
+    return Plan(np.array([lo], np.int32), np.ones((1, 1)))
+  return Plan(np.array([lo, hi], np.int32), np.full((1, 2), 0.5))
+
+
+def all_plan(n: int) -> Plan:
+  """Every order statistic, in order (a sort)."""
+  return Plan(np.arange(n, dtype=np.int32), np.eye(n))

@@ -1,0 +1,97 @@
+"""Soft ranks and soft sorts."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from softq import _engine
+from softq._algorithms import DEFAULT_ALGORITHM
+from softq._algorithms import AlgorithmName
+from softq._algorithms import Sample
+from softq._algorithms import rank as rank_algorithm
+from softq._core import validation
+
+
+def _single_axis(a, axis, name: str):
+  """``(a, axis)`` with ``axis=None`` meaning the flattened array, as in ``jnp.sort``."""
+  if axis is None:
+    return jnp.ravel(validation.check_array(a, name)), 0
+  if isinstance(axis, (tuple, list)):
+    raise TypeError(f"{name}: axis must be an int or None (flatten), got {axis!r}.")
+  return a, axis
+
+
+def _rank_rows(x, valid, tau, hard):
+  """Ranks ``1..n`` of every row of ``x (B, n)`` (average ranks over ties)."""
+  del valid
+  n = x.shape[1]
+  if hard:
+    def one(row):
+      srt = jnp.sort(row)
+      lo = jnp.searchsorted(srt, row, side="left")
+      hi = jnp.searchsorted(srt, row, side="right")
+      return (lo + hi + 1).astype(row.dtype) / 2
+    return jax.vmap(one)(x)
+
+  def soft(row, t):
+    ranks, _, _ = rank_algorithm.soft_ranks(Sample(row, None, n), t)
+    return ranks
+  return jax.vmap(soft, in_axes=(0, 0 if jnp.ndim(tau) else None))(x, tau)
+
+
+def _descending_rank_rows(x, valid, tau, hard):
+  return _rank_rows(-x, valid, tau, hard)
+
+
+def rank(a: ArrayLike, axis: int | None = -1, *, descending: bool = False,
+         temperature: ArrayLike = 1.0) -> jax.Array:
+  r"""Soft ranks ``1..n``: ``R_i = (n + 1)/2 + 1/2 sum_j tanh((x_i - x_j)/tau)``.
+
+  Hard limit: ``scipy.stats.rankdata(a, method="average", axis=axis)`` (ties
+  share their average rank; ``tanh`` is the soft sign, ``sign(0) = 0``);
+  ``descending=True`` ranks the largest value 1.  ``axis=None`` ranks the
+  flattened array (the result is 1-D, as ``jnp.sort(axis=None)``).  As
+  ``tau -> inf`` every rank tends to ``(n + 1)/2``.  A NaN in a slice makes
+  that slice's ranks NaN (as ``rankdata``'s default).  O(n^2) time, O(n) memory.
+
+  Examples:
+    >>> import jax.numpy as jnp, softq
+    >>> print(jnp.round(softq.rank(jnp.array([3.0, 1.0, 10.0, 1.0]), temperature=0.01), 3))
+    [3.  1.5 4.  1.5]
+  """
+  a, axis = _single_axis(a, axis, "rank")
+  request, args = _engine.prepare_map("rank", a, axis, temperature)
+  fn = _descending_rank_rows if descending else _rank_rows
+  return _engine.run_map(request, fn, *args)
+
+
+def sort(a: ArrayLike, axis: int | None = -1, *, kind: None = None, order: None = None,
+         stable: bool = True, descending: bool = False, temperature: ArrayLike = 1.0,
+         algorithm: AlgorithmName = DEFAULT_ALGORITHM) -> jax.Array:
+  """Soft sort: the ``k``-th output is the soft ``k``-th order statistic.
+
+  A drop-in for :func:`jax.numpy.sort` (``axis=None`` sorts the flattened
+  array; ``descending=True`` reverses the order).  Each output is a convex
+  combination of the inputs (so the soft sort lies in ``[min, max]``); with
+  ``algorithm="rank"`` the soft ranks are computed once (O(n^2) for the
+  whole sort).  Hard limit: ``jnp.sort``.  As ``tau -> inf`` every output
+  tends to the mean.  ``kind`` and ``order`` are not supported (as in
+  ``jnp.sort``, which refuses ``order``); ``stable`` is accepted and has no
+  effect (tied values have equal soft sorted values).
+
+  Examples:
+    >>> import jax.numpy as jnp, numpy as np, softq
+    >>> print(np.round(np.asarray(softq.sort(jnp.array([3.0, 1.0, 10.0]), temperature=0.01)), 3))
+    [ 1.  3. 10.]
+  """
+  del stable
+  if kind is not None or order is not None:
+    raise ValueError("sort: kind= and order= are not supported (a soft sort has no "
+                     "sort kind, and the input has no record fields); drop them.")
+  a, axis = _single_axis(a, axis, "sort")
+  request, args = _engine.prepare("sort", a, None, axis, kind="sort",
+                                  temperature=temperature, algorithm=algorithm,
+                                  descending=descending, exact_only=True)
+  return _engine.run(request, *args)
