@@ -8,6 +8,7 @@ call, compilation excluded; ``jnp.median`` is measured in the same run.
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 
 import jax
@@ -55,30 +56,23 @@ def sweep(block_sizes, n=531441, trials=3):
     t = _time(jax.jit(jax.value_and_grad(lambda v: softq.remedian(v, block_size=b))), x,
               repeats=3)
     med = jax.jit(lambda v: softq.remedian(v, block_size=b, temperature=0))
-    qf = jax.jit(lambda v: softq.quantile(v, ps, algorithm="remedian", temperature=0))
     rng = np.random.default_rng(1)
     e_med, e_q = 0.0, 0.0
     for _ in range(trials):
       s = rng.standard_t(1, 59049)
       e_med = max(e_med, abs(np.mean(s < float(med(jnp.asarray(s)))) - 0.5))
-    # quantiles use the default block size inside softq.quantile: call the
-    # driver directly for this block size.
     for _ in range(trials):
       s = rng.standard_normal(20000)
       vals = _quantiles(jnp.asarray(s), ps, b)
       e_q = max(e_q, max(abs(np.mean(s < v) - p) for v, p in zip(np.asarray(vals), ps)))
-    del qf
     print(f"| {b} | {t*1e3:.1f} | {e_med:.4f} | {e_q:.4f} |", flush=True)
 
 
 def _quantiles(x, ps, block_size):
-  from softq import _axes, _checks, _remedian  # pylint: disable=import-outside-toplevel
-  lay = _axes.layout(x.shape, None, "quantile")
-  tau, mode = _checks.check_temperature(0.0, "quantile", x.dtype)
-  return _remedian.quantile_from_public(
-      "quantile", x, ps, lay, method="linear", keepdims=False, tau=tau, mode=mode,
-      where=None, nan_ignore=False, weights_out=False, cdtype=x.dtype,
-      block_size=block_size)
+  return softq.quantile(x, ps, algorithm="remedian", block_size=block_size, temperature=0)
+
+
+DEFAULT_BLOCK_SIZE = inspect.signature(softq.remedian).parameters["block_size"].default
 
 
 def main():
@@ -86,7 +80,7 @@ def main():
   parser.add_argument("--quick", action="store_true")
   args = parser.parse_args()
   sizes = [59049] if args.quick else [59049, 531441, 1062882]
-  speed(sizes, softq._remedian.DEFAULT_BLOCK_SIZE)  # pylint: disable=protected-access
+  speed(sizes, DEFAULT_BLOCK_SIZE)
   sweep([3, 7] if args.quick else [3, 5, 7, 9, 11, 15], n=59049 if args.quick else 531441)
 
 

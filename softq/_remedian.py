@@ -127,8 +127,8 @@ def argremedian(a: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
   Examples:
     >>> import jax.numpy as jnp, softq
     >>> w = softq.argremedian(jnp.array([3.0, 1.0, 10.0, 2.0]), block_size=3, temperature=0)
-    >>> print(w)
-    [0.5 0.  0.  0.5]
+    >>> print(w)  # 3 (the median of 3, 1, 10: 3 inputs) outweighs 2 (1 input)
+    [1. 0. 0. 0.]
   """
   return _one_shot("argremedian", a, axis, block_size=block_size, keepdims=False,
                    temperature=temperature, algorithm=algorithm, where=where,
@@ -162,8 +162,10 @@ def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 
     >>> state = softq.remedian_init(block_size=3, temperature=0.0)
     >>> for chunk in jnp.arange(12.0).reshape(4, 3):
     ...   state = softq.remedian_update(state, chunk)
-    >>> print(softq.remedian_result(state))  # blocks 1, 4, 7, 10 -> 4, 10 -> 7
-    7.0
+    >>> # blocks -> 1, 4, 7 (3 inputs each), 10 (3); then 1, 4, 7 -> 4 (9 inputs);
+    >>> # the weighted median of 4 (9 inputs) and 10 (3 inputs) is 4
+    >>> print(softq.remedian_result(state))
+    4.0
   """
   name = "remedian_init"
   block_size = validation.check_block_size(block_size, name)

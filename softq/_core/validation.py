@@ -60,18 +60,18 @@ def check_array(a: Any, name: str, arg: str = "a") -> jax.Array:
                                     list, tuple)) and not hasattr(a, "__jax_array__"):
     bad = True
   if bad:
-    raise TypeError(f"{name}: {arg} must be a real numeric array, got "
+    raise TypeError(f"{name}: expected a numeric array for {arg}, got "
                     f"{type(a).__name__}; pass a jax or NumPy array of floats or ints.")
   try:
     arr = jnp.asarray(a)
   except (TypeError, ValueError) as e:
-    raise TypeError(f"{name}: {arg} must be a real numeric array ({e}).") from None
+    raise TypeError(f"{name}: expected a numeric array for {arg} ({e}).") from None
   if jnp.issubdtype(arr.dtype, jnp.complexfloating):
     raise TypeError(
-        f"{name}: complex {arg} is not supported (order statistics need a total "
+        f"{name}: complex input is not supported (order statistics need a total "
         "order); pass the real part or the magnitude.")
   if not (jnp.issubdtype(arr.dtype, jnp.number) or jnp.issubdtype(arr.dtype, jnp.bool_)):
-    raise TypeError(f"{name}: {arg} must be a real numeric array, got dtype {arr.dtype}.")
+    raise TypeError(f"{name}: expected a numeric array for {arg}, got dtype {arr.dtype}.")
   return arr.astype(inexact_dtype(arr.dtype))
 
 
