@@ -53,18 +53,21 @@ class Request:
   descending: bool = False   # sort
   has_where: bool = False
   has_weights: bool = False
+  temperature_scale: str | None = None   # None (data units), "std" or "mad"
 
 
 def prepare(name: str, a, q, axis, *, kind: str, method: str = "linear",
             keepdims: bool = False, temperature: Any = 1.0, algorithm: str,
             where=None, weights=None, options: Mapping[str, Any] | None = None,
             omit_nan: bool = False, output: str = "values", percent: bool = False,
-            descending: bool = False, exact_only: bool = False):
+            descending: bool = False, exact_only: bool = False,
+            temperature_scale: str | None = None):
   """Validates a call; returns ``(request, args)`` for :func:`run`."""
   a = validation.check_array(a, name)
   allowed = _algorithms.EXACT_ALGORITHMS if exact_only else _algorithms.ALGORITHMS
   record = _algorithms.get(algorithm, name, allowed)
   method = validation.check_choice(method, name, "method", validation.METHODS)
+  scale = validation.check_temperature_scale(temperature_scale, name)
   opts = _algorithms.options(record, name, options or {})
   lay = layouts.layout(a.shape, axis, name)
   if record.max_size is not None:
@@ -94,7 +97,7 @@ def prepare(name: str, a, q, axis, *, kind: str, method: str = "linear",
                     method=method, keepdims=keepdims, omit_nan=omit_nan, output=output,
                     mode=mode, lead=tuple(lead), percent=percent, host_positions=host,
                     descending=descending, has_where=where is not None,
-                    has_weights=weights is not None)
+                    has_weights=weights is not None, temperature_scale=scale)
   return request, (a, q, tau, where, weights)
 
 
@@ -199,6 +202,7 @@ def run(req: Request, a, q, tau, where, weights):
       return out.astype(a.dtype)
   cdtype = validation.compute_dtype(a.dtype)
   rows, nan_rows, empty = _rows(req, a, where, weights, cdtype)
+  tau = scale_temperature(tau, rows.x, rows.weight, req.temperature_scale)
   query = _query(req, q)
   reduce = functools.partial(record.reduce, rows, query, output=req.output,
                              options=req.options)
@@ -207,6 +211,20 @@ def run(req: Request, a, q, tau, where, weights):
     if flags is not None:
       out = jnp.where(flags[:, None] if out.ndim == 3 else flags, jnp.nan, out)
   return _restore(req, out).astype(a.dtype)
+
+
+def scale_temperature(tau, x, weight, kind):
+  """``tau`` times every row's spread (``kind``: None, ``"std"`` or ``"mad"``).
+
+  A scale-free temperature: ``temperature=0.05, temperature_scale="std"`` is
+  soft at 5 % of each row's standard deviation, so ``f(c x) = c f(x)``.  The
+  spread is differentiated (the function stays one smooth function of ``x``);
+  a zero temperature stays exactly zero.
+  """
+  if kind is None:
+    return tau
+  s = numerics.spread(x, weight, kind)                   # (B,)
+  return tau * s
 
 
 def by_temperature(mode: str, tau, compute, row_axis: int):
@@ -256,18 +274,21 @@ class MapRequest:
   mode: str
   keepdims: bool = False
   nan_rows: bool = True      # a NaN in a row makes the whole row NaN
+  temperature_scale: str | None = None
 
 
 def prepare_map(name: str, a, axis, temperature, *, where=None, keepdims: bool = False,
-                nan_rows: bool = True, allow_empty: bool = False):
+                nan_rows: bool = True, allow_empty: bool = False,
+                temperature_scale: str | None = None):
   """Validates a row map; returns ``(request, args)`` for :func:`run_map`."""
   a = validation.check_array(a, name)
+  scale = validation.check_temperature_scale(temperature_scale, name)
   lay = layouts.layout(a.shape, axis, name, allow_empty=allow_empty)
   tau, mode = validation.check_temperature(temperature, name,
                                            validation.compute_dtype(a.dtype))
   where = validation.check_where(where, a.shape, name)
   tau = layouts.per_row(tau, lay, (), name)
-  return MapRequest(name, lay, mode, keepdims, nan_rows), (a, tau, where)
+  return MapRequest(name, lay, mode, keepdims, nan_rows, scale), (a, tau, where)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -276,6 +297,7 @@ def run_map(req: MapRequest, fn, a, tau, where):
   lay = req.layout
   x = layouts.to_rows(a, lay).astype(validation.compute_dtype(a.dtype))
   valid = None if where is None else layouts.to_rows(where, lay)
+  tau = scale_temperature(tau, x, valid, req.temperature_scale)
   out = by_temperature(req.mode, tau, lambda t, hard: fn(x, valid, t, hard), row_axis=0)
   if req.nan_rows:
     bad = jnp.any(jnp.isnan(x), axis=1)

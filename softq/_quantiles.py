@@ -22,17 +22,18 @@ from softq._core import validation
 Method = Literal["linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
                  "averaged_inverted_cdf"]
 Axis = int | tuple[int, ...] | None
+TemperatureScale = Literal["std", "mad"] | None
 
 
 def _reduce(name, a, q, axis, *, kind, method="linear", keepdims=False, weights=None,
-            temperature, algorithm, where, block_size, omit_nan=False, output="values",
-            percent=False, out=None, overwrite_input=False):
+            temperature, algorithm, where, block_size, temperature_scale, omit_nan=False,
+            output="values", percent=False, out=None, overwrite_input=False):
   validation.check_out(out, overwrite_input, name)
   request, args = _engine.prepare(
       name, a, q, axis, kind=kind, method=method, keepdims=keepdims,
       temperature=temperature, algorithm=algorithm, where=where, weights=weights,
       options=dict(block_size=block_size), omit_nan=omit_nan, output=output,
-      percent=percent)
+      percent=percent, temperature_scale=temperature_scale)
   return _engine.run(request, *args)
 
 
@@ -40,7 +41,8 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
              overwrite_input: bool = False, method: Method = "linear",
              keepdims: bool = False, *, weights: ArrayLike | None = None,
              temperature: ArrayLike = 1.0, algorithm: AlgorithmName = DEFAULT_ALGORITHM,
-             where: ArrayLike | None = None, block_size: int | None = None) -> jax.Array:
+             where: ArrayLike | None = None, block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   r"""Soft quantile: a drop-in for :func:`jax.numpy.quantile`.
 
   Every ``method`` of ``jnp.quantile`` is a fixed combination of one or two
@@ -73,6 +75,7 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
     algorithm: the soft construction (see above).
     where: boolean mask broadcastable to ``a``: only ``True`` entries count.
     block_size: the remedian's block size (``algorithm="remedian"`` only).
+    temperature_scale: {temperature_scale}
 
   Returns:
     An array of shape ``q.shape + reduced shape`` and ``a``'s (float) dtype.
@@ -87,7 +90,8 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
   """
   return _reduce("quantile", a, q, axis, kind="quantile", method=method,
                  keepdims=keepdims, weights=weights, temperature=temperature,
-                 algorithm=algorithm, where=where, block_size=block_size, out=out,
+                 algorithm=algorithm, where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, out=out,
                  overwrite_input=overwrite_input)
 
 
@@ -95,7 +99,8 @@ def percentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
                overwrite_input: bool = False, method: Method = "linear",
                keepdims: bool = False, *, weights: ArrayLike | None = None,
                temperature: ArrayLike = 1.0, algorithm: AlgorithmName = DEFAULT_ALGORITHM,
-               where: ArrayLike | None = None, block_size: int | None = None) -> jax.Array:
+               where: ArrayLike | None = None, block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   """Soft percentile: :func:`quantile` with ``q`` in ``[0, 100]``.
 
   Hard limit: ``jnp.percentile``.
@@ -107,7 +112,8 @@ def percentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
   """
   return _reduce("percentile", a, q, axis, kind="quantile", method=method,
                  keepdims=keepdims, weights=weights, temperature=temperature,
-                 algorithm=algorithm, where=where, block_size=block_size, percent=True,
+                 algorithm=algorithm, where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, percent=True,
                  out=out, overwrite_input=overwrite_input)
 
 
@@ -115,7 +121,8 @@ def nanquantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
                 overwrite_input: bool = False, method: Method = "linear",
                 keepdims: bool = False, *, weights: ArrayLike | None = None,
                 temperature: ArrayLike = 1.0, algorithm: AlgorithmName = DEFAULT_ALGORITHM,
-                where: ArrayLike | None = None, block_size: int | None = None) -> jax.Array:
+                where: ArrayLike | None = None, block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   """Soft quantile ignoring NaNs; hard limit ``jnp.nanquantile``.
 
   Examples:
@@ -125,7 +132,8 @@ def nanquantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
   """
   return _reduce("nanquantile", a, q, axis, kind="quantile", method=method,
                  keepdims=keepdims, weights=weights, temperature=temperature,
-                 algorithm=algorithm, where=where, block_size=block_size, omit_nan=True,
+                 algorithm=algorithm, where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, omit_nan=True,
                  out=out, overwrite_input=overwrite_input)
 
 
@@ -135,7 +143,8 @@ def nanpercentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = Non
                   temperature: ArrayLike = 1.0,
                   algorithm: AlgorithmName = DEFAULT_ALGORITHM,
                   where: ArrayLike | None = None,
-                  block_size: int | None = None) -> jax.Array:
+                  block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   """Soft percentile ignoring NaNs; hard limit ``jnp.nanpercentile``.
 
   Examples:
@@ -145,14 +154,16 @@ def nanpercentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = Non
   """
   return _reduce("nanpercentile", a, q, axis, kind="quantile", method=method,
                  keepdims=keepdims, weights=weights, temperature=temperature,
-                 algorithm=algorithm, where=where, block_size=block_size, omit_nan=True,
+                 algorithm=algorithm, where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, omit_nan=True,
                  percent=True, out=out, overwrite_input=overwrite_input)
 
 
 def median(a: ArrayLike, axis: Axis = None, out: None = None, overwrite_input: bool = False,
            keepdims: bool = False, *, weights: ArrayLike | None = None,
            temperature: ArrayLike = 1.0, algorithm: AlgorithmName = DEFAULT_ALGORITHM,
-           where: ArrayLike | None = None, block_size: int | None = None) -> jax.Array:
+           where: ArrayLike | None = None, block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   r"""Soft median: a drop-in for :func:`jax.numpy.median`.
 
   The value is ``sum_i w_i x_i`` with ``w = argmedian(a)``; for an even
@@ -175,6 +186,7 @@ def median(a: ArrayLike, axis: Axis = None, out: None = None, overwrite_input: b
     algorithm: {algorithm_names}
     where: boolean mask broadcastable to ``a``.
     block_size: the remedian's block size (``algorithm="remedian"`` only).
+    temperature_scale: {temperature_scale}
 
   Returns:
     The soft median, shaped like ``jnp.median(a, axis, keepdims=keepdims)``.
@@ -189,7 +201,8 @@ def median(a: ArrayLike, axis: Axis = None, out: None = None, overwrite_input: b
   """
   return _reduce("median", a, None, axis, kind="median", keepdims=keepdims,
                  weights=weights, temperature=temperature, algorithm=algorithm,
-                 where=where, block_size=block_size, out=out,
+                 where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, out=out,
                  overwrite_input=overwrite_input)
 
 
@@ -197,7 +210,8 @@ def nanmedian(a: ArrayLike, axis: Axis = None, out: None = None,
               overwrite_input: bool = False, keepdims: bool = False, *,
               weights: ArrayLike | None = None, temperature: ArrayLike = 1.0,
               algorithm: AlgorithmName = DEFAULT_ALGORITHM, where: ArrayLike | None = None,
-              block_size: int | None = None) -> jax.Array:
+              block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   """Soft median ignoring NaNs; hard limit ``jnp.nanmedian``.
 
   NaN entries take no part (weight 0, gradient 0); an all-NaN slice gives NaN.
@@ -209,13 +223,15 @@ def nanmedian(a: ArrayLike, axis: Axis = None, out: None = None,
   """
   return _reduce("nanmedian", a, None, axis, kind="median", keepdims=keepdims,
                  weights=weights, temperature=temperature, algorithm=algorithm,
-                 where=where, block_size=block_size, omit_nan=True, out=out,
+                 where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, omit_nan=True, out=out,
                  overwrite_input=overwrite_input)
 
 
 def argmedian(a: ArrayLike, axis: Axis = -1, *, weights: ArrayLike | None = None,
               temperature: ArrayLike = 1.0, algorithm: AlgorithmName = DEFAULT_ALGORITHM,
-              where: ArrayLike | None = None, block_size: int | None = None) -> jax.Array:
+              where: ArrayLike | None = None, block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   """Soft argmedian: convex weights over ``a`` whose weighted sum is the median.
 
   ``(argmedian(a) * a).sum(axis) == median(a, axis)`` up to rounding.  The
@@ -231,13 +247,14 @@ def argmedian(a: ArrayLike, axis: Axis = -1, *, weights: ArrayLike | None = None
   """
   return _reduce("argmedian", a, None, axis, kind="median", weights=weights,
                  temperature=temperature, algorithm=algorithm, where=where,
-                 block_size=block_size, output="weights")
+                 block_size=block_size, temperature_scale=temperature_scale, output="weights")
 
 
 def argquantile(a: ArrayLike, q: ArrayLike, axis: Axis = -1, *, method: Method = "linear",
                 weights: ArrayLike | None = None, temperature: ArrayLike = 1.0,
                 algorithm: AlgorithmName = DEFAULT_ALGORITHM,
-                where: ArrayLike | None = None, block_size: int | None = None) -> jax.Array:
+                where: ArrayLike | None = None, block_size: int | None = None,
+    temperature_scale: TemperatureScale = None) -> jax.Array:
   """Soft argquantile: weights of shape ``q.shape + a.shape``.
 
   ``(argquantile(a, q) * a).sum(axis) == quantile(a, q, axis)`` up to rounding
@@ -251,17 +268,27 @@ def argquantile(a: ArrayLike, q: ArrayLike, axis: Axis = -1, *, method: Method =
   """
   return _reduce("argquantile", a, q, axis, kind="quantile", method=method,
                  weights=weights, temperature=temperature, algorithm=algorithm,
-                 where=where, block_size=block_size, output="weights")
+                 where=where, block_size=block_size,
+                 temperature_scale=temperature_scale, output="weights")
 
 
 TEMPERATURE_DOC = """``tau >= 0`` in the units of ``a`` (not relative to its
-      spread: on data of spread 0.1 the default 1.0 is very soft); a scalar
+      spread: on data of spread 0.1 the default 1.0 is very soft; see
+      ``temperature_scale`` for a scale-free one); a scalar
       or an array that broadcasts against the output (one temperature per
       row).  Traced temperatures are differentiable and never cause a
       recompile; their value is checked by a ``chex`` assertion that fires
       under ``chex.chexify`` (a concrete negative, NaN or infinite value
       raises ``ValueError`` at once).  ``0`` gives the ``jax.numpy`` result
       exactly."""
+
+
+TEMPERATURE_SCALE_DOC = """None (``temperature`` in data units), ``"std"`` or
+      ``"mad"``: the temperature is then a fraction of each slice's spread
+      (its standard deviation, or 1.4826 times its median absolute
+      deviation, robust to outliers), so ``temperature=0.05,
+      temperature_scale="std"`` is soft at 5 % of the spread and the result
+      scales with the data.  The spread is differentiated, not frozen."""
 
 
 def _algorithm_list() -> str:
@@ -277,6 +304,7 @@ def _algorithm_list() -> str:
 for _f in (quantile, median):
   _f.__doc__ = (_f.__doc__.replace("{algorithms}", _algorithm_list())
                 .replace("{temperature}", TEMPERATURE_DOC)
+                .replace("{temperature_scale}", TEMPERATURE_SCALE_DOC)
                 .replace("{algorithm_names}", ", ".join(
                     f"``{a!r}``" for a in _algorithms.ALGORITHMS)
                          + f" (default ``{DEFAULT_ALGORITHM!r}``)."))

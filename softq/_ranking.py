@@ -46,7 +46,7 @@ def _descending_rank_rows(x, valid, tau, hard):
 
 
 def rank(a: ArrayLike, axis: int | None = -1, *, descending: bool = False,
-         temperature: ArrayLike = 1.0) -> jax.Array:
+         temperature: ArrayLike = 1.0, temperature_scale: str | None = None) -> jax.Array:
   r"""Soft ranks ``1..n``: ``R_i = (n + 1)/2 + 1/2 sum_j tanh((x_i - x_j)/tau)``.
 
   Hard limit: ``scipy.stats.rankdata(a, method="average", axis=axis)`` (ties
@@ -55,6 +55,8 @@ def rank(a: ArrayLike, axis: int | None = -1, *, descending: bool = False,
   flattened array (the result is 1-D, as ``jnp.sort(axis=None)``).  As
   ``tau -> inf`` every rank tends to ``(n + 1)/2``.  A NaN in a slice makes
   that slice's ranks NaN (as ``rankdata``'s default).  O(n^2) time, O(n) memory.
+  ``temperature`` is in data units, or a fraction of each slice's spread
+  with ``temperature_scale="std"`` or ``"mad"`` (see :func:`softq.median`).
 
   Examples:
     >>> import jax.numpy as jnp, softq
@@ -62,14 +64,16 @@ def rank(a: ArrayLike, axis: int | None = -1, *, descending: bool = False,
     [3.  1.5 4.  1.5]
   """
   a, axis = _single_axis(a, axis, "rank")
-  request, args = _engine.prepare_map("rank", a, axis, temperature)
+  request, args = _engine.prepare_map("rank", a, axis, temperature,
+                                      temperature_scale=temperature_scale)
   fn = _descending_rank_rows if descending else _rank_rows
   return _engine.run_map(request, fn, *args)
 
 
 def sort(a: ArrayLike, axis: int | None = -1, *, kind: None = None, order: None = None,
          stable: bool = True, descending: bool = False, temperature: ArrayLike = 1.0,
-         algorithm: AlgorithmName = DEFAULT_ALGORITHM) -> jax.Array:
+         algorithm: AlgorithmName = DEFAULT_ALGORITHM,
+         temperature_scale: str | None = None) -> jax.Array:
   """Soft sort: the ``k``-th output is the soft ``k``-th order statistic.
 
   A drop-in for :func:`jax.numpy.sort` (``axis=None`` sorts the flattened
@@ -79,7 +83,8 @@ def sort(a: ArrayLike, axis: int | None = -1, *, kind: None = None, order: None 
   whole sort).  Hard limit: ``jnp.sort``.  As ``tau -> inf`` every output
   tends to the mean.  ``kind`` and ``order`` are not supported (as in
   ``jnp.sort``, which refuses ``order``); ``stable`` is accepted and has no
-  effect (tied values have equal soft sorted values).
+  effect (tied values have equal soft sorted values).  ``temperature_scale``:
+  see :func:`softq.median`.
 
   Examples:
     >>> import jax.numpy as jnp, numpy as np, softq
@@ -93,5 +98,6 @@ def sort(a: ArrayLike, axis: int | None = -1, *, kind: None = None, order: None 
   a, axis = _single_axis(a, axis, "sort")
   request, args = _engine.prepare("sort", a, None, axis, kind="sort",
                                   temperature=temperature, algorithm=algorithm,
-                                  descending=descending, exact_only=True)
+                                  descending=descending, exact_only=True,
+                                  temperature_scale=temperature_scale)
   return _engine.run(request, *args)

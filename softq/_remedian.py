@@ -25,19 +25,20 @@ DEFAULT_BLOCK_ALGORITHM = remedian_algorithm.DEFAULT_BLOCK_ALGORITHM
 
 
 def _one_shot(name, a, axis, *, block_size, keepdims, temperature, algorithm, where,
-              weights, output):
+              weights, temperature_scale, output):
   request, args = _engine.prepare(
       name, a, None, axis, kind="median", keepdims=keepdims, temperature=temperature,
       algorithm="remedian", where=where, weights=weights,
-      options=dict(block_size=block_size, block_algorithm=algorithm), output=output)
+      options=dict(block_size=block_size, block_algorithm=algorithm), output=output,
+      temperature_scale=temperature_scale)
   return _engine.run(request, *args)
 
 
 def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
              block_size: int = DEFAULT_BLOCK_SIZE, keepdims: bool = False,
              temperature: ArrayLike = 1.0, algorithm: str = DEFAULT_BLOCK_ALGORITHM,
-             where: ArrayLike | None = None,
-             weights: ArrayLike | None = None) -> jax.Array:
+             where: ArrayLike | None = None, weights: ArrayLike | None = None,
+             temperature_scale: str | None = None) -> jax.Array:
   r"""Soft remedian: an O(n) soft median, differentiable, with a hard limit.
 
   The hard *weighted* remedian (Rousseeuw and Bassett) with block size ``b``:
@@ -92,6 +93,8 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
     where: boolean mask broadcastable to ``a``.
     weights: non-negative starting weights of the inputs (default 1 each),
       broadcastable to ``a``; differentiable.
+    temperature_scale: None, ``"std"`` or ``"mad"``: the temperature as a
+      fraction of the sample's spread (see :func:`softq.median`).
 
   Returns:
     The soft remedian, shaped like ``jnp.median(a, axis, keepdims=keepdims)``.
@@ -106,14 +109,14 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
   """
   return _one_shot("remedian", a, axis, block_size=block_size, keepdims=keepdims,
                    temperature=temperature, algorithm=algorithm, where=where,
-                   weights=weights, output="values")
+                   weights=weights, temperature_scale=temperature_scale, output="values")
 
 
 def argremedian(a: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
                 block_size: int = DEFAULT_BLOCK_SIZE, temperature: ArrayLike = 1.0,
                 algorithm: str = DEFAULT_BLOCK_ALGORITHM,
-                where: ArrayLike | None = None,
-                weights: ArrayLike | None = None) -> jax.Array:
+                where: ArrayLike | None = None, weights: ArrayLike | None = None,
+                temperature_scale: str | None = None) -> jax.Array:
   """Soft argremedian: convex weights ``W`` over ``a`` with ``sum(W * a) = remedian(a)``.
 
   ``W_i`` is the product of the block weights along the path from ``a_i`` to
@@ -132,7 +135,7 @@ def argremedian(a: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
   """
   return _one_shot("argremedian", a, axis, block_size=block_size, keepdims=False,
                    temperature=temperature, algorithm=algorithm, where=where,
-                   weights=weights, output="weights")
+                   weights=weights, temperature_scale=temperature_scale, output="weights")
 
 
 # streaming

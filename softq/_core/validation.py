@@ -218,6 +218,16 @@ def check_size_limit(n: int, limit: int | None, algorithm: str, name: str,
         f"use {faster}.")
 
 
+TEMPERATURE_SCALES = ("std", "mad")
+
+
+def check_temperature_scale(scale: Any, name: str) -> str | None:
+  """None (the temperature is in data units) or one of :data:`TEMPERATURE_SCALES`."""
+  if scale is None:
+    return None
+  return check_choice(scale, name, "temperature_scale", TEMPERATURE_SCALES)
+
+
 def check_temperature(temperature: Any, name: str, dtype) -> tuple[jax.Array, str]:
   """Validates the temperature; returns it as a ``dtype`` array and a mode.
 
