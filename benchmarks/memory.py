@@ -2,9 +2,11 @@
 
 ``python -m benchmarks.memory ALGORITHM N [MODE]`` prints one line of JSON:
 the peak resident set (VmHWM) after building the input, after the measured
-call, and their difference.  MODE is ``rev`` (value_and_grad, default),
-``fwd`` (a jvp: forward mode) or ``value``.  Run it in a subprocess: the
-high-water mark is per process.
+call, and their difference.  ALGORITHM is one of ``softq.ALGORITHMS``,
+``default`` (``softq.median`` without an ``algorithm`` argument: whatever
+the library's default is) or ``jnp`` (``jnp.median``, for reference).  MODE is
+``rev`` (value_and_grad, default), ``fwd`` (a jvp: forward mode) or
+``value``.  Run it in a subprocess: the high-water mark is per process.
 """
 
 from __future__ import annotations
@@ -35,8 +37,14 @@ def measure(algorithm: str, n: int, mode: str = "rev") -> dict:
 
   x = jax.random.normal(jax.random.key(0), (n,), jnp.float32)
 
-  def f(v):
-    return softq.median(v, temperature=0.01, algorithm=algorithm)
+  if algorithm == "jnp":
+    f = jnp.median
+  elif algorithm == "default":
+    def f(v):
+      return softq.median(v, temperature=0.01)
+  else:
+    def f(v):
+      return softq.median(v, temperature=0.01, algorithm=algorithm)
 
   if mode == "rev":
     g = jax.jit(jax.value_and_grad(f))
@@ -53,6 +61,8 @@ def measure(algorithm: str, n: int, mode: str = "rev") -> dict:
   base = _status_mb("VmRSS")
   jax.block_until_ready(compiled(*args))
   peak = _status_mb("VmHWM")
+  if algorithm == "default":
+    algorithm = f"default ({softq.DEFAULT_ALGORITHM})"
   return {"algorithm": algorithm, "n": n, "mode": mode, "base_mb": round(base, 1),
           "peak_mb": round(peak, 1), "delta_mb": round(peak - base, 1),
           "input_mb": round(n * 4 / 2**20, 3)}
