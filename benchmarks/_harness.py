@@ -56,9 +56,10 @@ class Stats:
 def short_error(exc: BaseException, limit: int = 200) -> str:
   """One line out of a (possibly very long) JAX / equinox error message."""
   text = str(exc)
-  found = re.findall(r"(\w*(?:Error|Exception)): ([^\n]+)", text)
+  found = re.findall(r"(\w*(?:Error|Exception)): (.+?)(?:\n\s*\n|$)", text, re.DOTALL)
   if found:
-    msg = f"{found[-1][0]}: {found[-1][1]}"
+    first_sentence = " ".join(found[-1][1].split()).split(". ")[0]
+    msg = f"{found[-1][0]}: {first_sentence}"
   else:
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     msg = f"{type(exc).__name__}: {first}"

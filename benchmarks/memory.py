@@ -63,6 +63,8 @@ def measure(algorithm: str, n: int, mode: str = "rev") -> dict:
   peak = _status_mb("VmHWM")
   if algorithm == "default":
     algorithm = f"default ({softq.DEFAULT_ALGORITHM})"
+  elif algorithm == "jnp":
+    algorithm = "jnp.median"
   return {"algorithm": algorithm, "n": n, "mode": mode, "base_mb": round(base, 1),
           "peak_mb": round(peak, 1), "delta_mb": round(peak - base, 1),
           "input_mb": round(n * 4 / 2**20, 3)}

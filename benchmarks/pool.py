@@ -16,9 +16,11 @@ the first is reported):
 * ``sort``: pad with +inf, stack, ``jnp.sort`` the last axis, then average
   the two middle entries of the ``k`` in-range values, ``k`` a static map
   (4 in the corners, 6 on the edges, 9 inside for 3 x 3);
-* ``network``: as ``sort``, but sorting the stacked views with an odd-even
-  transposition network of elementwise ``minimum`` / ``maximum`` (XLA fuses
-  it into one loop) and selecting the middle entries with static masks.
+* ``network``: as ``sort``, but sorting the stacked views (without
+  gradient) with an odd-even transposition network of elementwise
+  ``minimum`` / ``maximum`` (XLA fuses it into one loop), selecting the
+  middle entries with static masks, and taking each as the first window
+  entry equal to it (the gradient flows to that entry, as through a sort).
 
 The reference of a case is the fastest of the three (median value+gradient
 time in the same rounds).  Max pooling is ``flax.linen.max_pool`` when flax
@@ -28,6 +30,7 @@ is importable, else the ``lax.reduce_window`` it is built on.
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -87,6 +90,14 @@ def _masked_select(sorted_windows, index):
   return out
 
 
+def _first_match(windows, value):
+  """``value`` (a window entry, no gradient) as the first window entry equal to
+  it: same number, and the gradient flows to that one entry."""
+  hit = windows == value[..., None]
+  first = hit & (jnp.cumsum(hit, axis=-1) == 1)
+  return jnp.sum(jnp.where(first, windows, 0.0), axis=-1)
+
+
 def _odd_even_sort(v):
   """Sorts the last axis (static length) with a transposition network."""
   cols = [v[..., i] for i in range(v.shape[-1])]
@@ -108,13 +119,14 @@ def hard_filters(spatial, window, strides, padding) -> dict:
     return _middle(s, counts, _take)
 
   def by_network(x):
-    s = _odd_even_sort(_stacked_windows(x, window, strides, padding, jnp.inf))
-    return _middle(s, counts, _masked_select)
+    w = _stacked_windows(x, window, strides, padding, jnp.inf)
+    s = _odd_even_sort(jax.lax.stop_gradient(w))
+    return _middle(s, counts, lambda v, index: _first_match(w, _masked_select(v, index)))
 
   return dict(zip(HARD, (nanmedian, by_sort, by_network)))
 
 
-def max_pool(window, strides, padding) -> tuple[str, callable]:
+def max_pool(window, strides, padding) -> tuple[str, Callable]:
   """flax's max pooling if importable, else the ``lax.reduce_window`` it uses."""
   try:
     from flax import linen  # pylint: disable=import-outside-toplevel
