@@ -63,8 +63,9 @@ One sample of 9 values with an outlier. Each algorithm gives convex weights
   last 2 (median 12.8), and the remedian is the median of those two, 6.85.
   Notebook 03 shows it at the scale where it is meant to be used.
 
-(`"sorted"`, the default, computes the `"deviation"` costs in O(n log n) and
-gives the same numbers on a sample this small.)
+(`"sorted"`, the default, is the `"deviation"` function computed in O(n log n):
+the same numbers at every temperature and every size; samples this small are
+evaluated densely.)
 """),
     code("""
 x = jnp.array([2.1, -0.4, 0.9, 1.7, 0.2, 3.0, -1.2, 0.6, 25.0])

@@ -126,7 +126,7 @@ def _rows(req: Request, a, where, weights, cdtype):
     nan_rows = jnp.any(bad, axis=1)
   x = jnp.where(isnan, jnp.zeros_like(x), x)
   empty = None if weight is None else ~jnp.any(weight > 0, axis=1)
-  return Rows(x, weight), nan_rows, empty
+  return Rows(x, weight, mask_only=weights is None), nan_rows, empty
 
 
 def _query(req: Request, q) -> Query:

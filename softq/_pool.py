@@ -1,16 +1,17 @@
 """Soft median and soft quantile pooling over sliding windows (channels-last).
 
-The windows are gathered with precomputed (static, NumPy) indices, so one
-gather builds every window at once and its transpose, a scatter-add, is the
-gradient; the reduction is the public :func:`softq.quantile` over the window
-axis (no kernel is duplicated here).  Padding entries are masked out with
-``quantile``'s ``where=``: they never count, whatever the padding.
+The windows are ``prod(window_shape)`` shifted, strided views of the padded
+input stacked on a new axis (the layout of a hand-written median filter), so
+the gradient is a sum of pads, never a scatter; the reduction over that axis
+is the engine's, as for :func:`softq.quantile` (no kernel is duplicated
+here): windows of up to 32 values take the batched short-row kernel with its
+analytic tangent.  Padding entries are masked out as with ``where=``: they
+never count, whatever the padding.
 """
 
 from __future__ import annotations
 
-import functools
-import math
+import itertools
 import operator
 from typing import Sequence
 
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from softq import _quantiles
+from softq import _engine
 from softq._algorithms import DEFAULT_ALGORITHM
 from softq._core import validation
 
@@ -61,43 +62,40 @@ def _pads(name, spatial, window, strides, padding) -> tuple[tuple[int, int], ...
   return pads
 
 
-@functools.lru_cache(maxsize=64)
-def _window_indices(spatial, window, strides, pads):
-  """Static gather plan: ``(P, K)`` flat input indices and validity mask.
+def _shifted_views(x, nb: int, window, strides, pads):
+  """The windows as ``prod(window)`` shifted views stacked on a new leading axis.
 
-  ``P`` output positions (row-major over the output grid), ``K`` window
-  entries (row-major over the window).  Entries that fall in the padding get
-  index 0 and ``valid = False``.  Also returns the output spatial shape.
+  ``x`` is ``(*batch, *spatial, features)`` with ``nb`` batch dimensions.
+  View ``j`` holds entry ``j`` (row-major over the window) of every output
+  position's window: a strided slice of the zero-padded input, so its
+  gradient is a pad (no gather, no scatter).  Returns the views
+  ``(K, *batch, *out_spatial, features)`` and, when some window reaches into
+  the padding, a static NumPy presence mask ``(K, *out_spatial)`` (None
+  otherwise).
   """
-  out_shape = tuple(
-      (size + lo + hi - w) // s + 1 if size + lo + hi >= w else 0
-      for size, w, s, (lo, hi) in zip(spatial, window, strides, pads))
-  # Per dimension: coordinate (out_d, win_d) of each window entry in the input.
-  coords = []
-  for size, w, s, (lo, _), o in zip(spatial, window, strides, pads, out_shape):
-    c = np.arange(o)[:, None] * s + np.arange(w)[None, :] - lo
-    coords.append(c)
-  nd = len(spatial)
-  flat = np.zeros(out_shape + window, np.int64)
-  valid = np.ones(out_shape + window, bool)
-  stride = 1
-  for d in range(nd - 1, -1, -1):
-    shape = [1] * (2 * nd)
-    shape[d] = out_shape[d]
-    shape[nd + d] = window[d]
-    c = coords[d].reshape(shape)
-    ok = (c >= 0) & (c < spatial[d])
-    valid = valid & ok
-    flat = flat + np.where(ok, c, 0) * stride
-    stride *= spatial[d]
-  p, k = math.prod(out_shape), math.prod(window)
-  flat = np.where(valid, flat, 0).reshape(p, k)
-  valid = valid.reshape(p, k)
-  return flat, valid, out_shape
+  spatial = x.shape[nb:-1]
+  out = tuple((size + lo + hi - w) // s + 1 if size + lo + hi >= w else 0
+              for size, w, s, (lo, hi) in zip(spatial, window, strides, pads))
+  padded = jnp.pad(x, [(0, 0)] * nb + list(pads) + [(0, 0)])
+  views, masks = [], []
+  for offset in itertools.product(*(range(w) for w in window)):
+    start = [0] * nb + list(offset) + [0]
+    limit = (list(x.shape[:nb]) + [j + (o - 1) * s + 1 if o else j
+                                   for j, o, s in zip(offset, out, strides)] + [x.shape[-1]])
+    views.append(jax.lax.slice(padded, start, limit, [1] * nb + list(strides) + [1]))
+    inside = np.ones(out, bool)
+    for d, (j, o, s, (lo, _), size) in enumerate(zip(offset, out, strides, pads, spatial)):
+      pos = np.arange(o) * s + j - lo
+      shape = [1] * len(out)
+      shape[d] = o
+      inside = inside & ((pos >= 0) & (pos < size)).reshape(shape)
+    masks.append(inside)
+  mask = np.stack(masks)
+  return jnp.stack(views), (None if mask.all() else mask)
 
 
 def _pool(name, inputs, q, window_shape, strides, padding, *, method, temperature,
-          algorithm):
+          algorithm, temperature_scale):
   x = validation.check_array(inputs, name)
   window = _check_tuple(window_shape, name, "window_shape", None)
   nd = len(window)
@@ -107,53 +105,23 @@ def _pool(name, inputs, q, window_shape, strides, padding, *, method, temperatur
         f"{name}: inputs must have shape (*batch, *spatial, features) with "
         f"{nd} spatial dimensions (window_shape={window}), got shape {x.shape}.")
   nb = x.ndim - nd - 1
-  batch, spatial, features = x.shape[:nb], x.shape[nb:-1], x.shape[-1]
-  pads = _pads(name, spatial, window, strides, padding)
-  index, valid, out_spatial = _window_indices(tuple(spatial), window, strides, pads)
-  b = math.prod(batch)
-  rows = x.reshape((b, math.prod(spatial), features))
-  out_shape = jnp.shape(q) + batch + out_spatial + (features,)
-  if jnp.ndim(temperature):
-    # One temperature per output entry: lay it out like the windows, (B, P, C).
-    try:
-      temperature = jnp.broadcast_to(
-          jnp.asarray(temperature), batch + out_spatial + (features,)).reshape(b, -1, features)
-    except ValueError:
-      raise ValueError(
-          f"{name}: temperature of shape {jnp.shape(temperature)} does not broadcast "
-          f"against the output shape {batch + out_spatial + (features,)}.") from None
-  full = valid.all(axis=1)
-  if full.all() or not full.any():
-    vals = _reduce_windows(rows, index, None if full.all() else valid, q, method,
-                           temperature, algorithm)
-    return vals.reshape(out_shape)
-  # Windows that touch the padding need the (slower) masked path: reduce the
-  # interior windows without a mask and only the border ones with it, then
-  # put the two groups back in output order with one static permutation.
-  inner, border = np.flatnonzero(full), np.flatnonzero(~full)
-  order = np.argsort(np.concatenate([inner, border]))
-  parts = [
-      _reduce_windows(rows, index[sel], mask, q, method,
-                      temperature[:, sel] if jnp.ndim(temperature) else temperature,
-                      algorithm)
-      for sel, mask in ((inner, None), (border, valid[border]))]
-  vals = jnp.take(jnp.concatenate(parts, axis=-2), jnp.asarray(order), axis=-2)
-  return vals.reshape(out_shape)
-
-
-def _reduce_windows(rows, index, valid, q, method, temperature, algorithm):
-  """``rows (B, S, C)`` -> ``q.shape + (B, P, C)``: the quantile of each window."""
-  windows = jnp.take(rows, jnp.asarray(index), axis=1, mode="clip")     # (B, P, K, C)
-  windows = jnp.swapaxes(windows, 2, 3)                                  # (B, P, C, K)
-  where = None if valid is None else jnp.asarray(valid[None, :, None, :])
-  return _quantiles.quantile(windows, q, axis=-1, method=method, temperature=temperature,
-                            algorithm=algorithm, where=where)
+  pads = _pads(name, x.shape[nb:-1], window, strides, padding)
+  views, mask = _shifted_views(x, nb, window, strides, pads)
+  where = None
+  if mask is not None:
+    lead = (mask.shape[0],) + (1,) * nb
+    where = np.broadcast_to(mask.reshape(lead + mask.shape[1:] + (1,)), views.shape)
+  request, args = _engine.prepare(
+      name, views, q, 0, kind="quantile", method=method, temperature=temperature,
+      algorithm=algorithm, where=where, temperature_scale=temperature_scale)
+  return _engine.run(request, *args)
 
 
 def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
                   strides: Sequence[int] | None = None, padding: Padding = "VALID", *,
                   method: str = "linear", temperature: ArrayLike = 1.0,
-                  algorithm: str = DEFAULT_ALGORITHM) -> jax.Array:
+                  algorithm: str = DEFAULT_ALGORITHM,
+                  temperature_scale: str | None = None) -> jax.Array:
   r"""Soft quantile pooling: the soft ``q``-quantile of every sliding window.
 
   Conventions of ``flax.linen.max_pool`` / ``jax.lax.reduce_window``:
@@ -177,8 +145,15 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
   smooth in ``inputs`` and in ``temperature`` for every ``temperature > 0``,
   so the temperature can be a trained parameter.
 
-  Windows are gathered with static indices (no Python loop over windows);
-  memory is ``prod(window_shape)`` times the output size.
+  The windows are ``prod(window_shape)`` shifted views of the input stacked
+  on a new axis (memory: that many times the output size); the gradient is a
+  sum of pads.  **Which algorithm:** keep the default.  Every exact
+  algorithm computes the same function here except ``"rank"`` and
+  ``"subsets"``, and the default (``"sorted"``, the ``"deviation"`` function)
+  runs windows of up to 32 values (a 5x5 window and smaller) through the
+  batched short-row kernel with an analytic tangent, the fastest path
+  measured (``python -m benchmarks --only pool``); ``"rank"`` has no batched
+  form and is several times slower.
 
   Args:
     inputs: real array ``(*batch, *spatial, features)``.
@@ -195,6 +170,8 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
       features)`` (e.g. one per feature, shape ``(features,)``).
       Differentiable; changing its value never retraces.
     algorithm: the soft order-statistic algorithm (see :func:`softq.quantile`).
+    temperature_scale: None (``temperature`` in data units), ``"std"`` or
+      ``"mad"``: a fraction of each window's spread (see :func:`softq.quantile`).
 
   Returns:
     ``q.shape + (*batch, *out_spatial, features)`` in the input's float dtype.
@@ -204,7 +181,7 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
     >>> x = jnp.array([1.0, 9.0, 2.0, 3.0, 8.0, 4.0])[:, None]   # (width, features)
     >>> print(softq.quantile_pool(x, 1.0, (3,), temperature=0)[:, 0])
     [9. 9. 8. 8.]
-    >>> print(jnp.round(softq.quantile_pool(x, 0.0, (3,), temperature=0.01)[:, 0], 3))
+    >>> print(jnp.round(softq.quantile_pool(x, 0.0, (3,), temperature=0.01)[:, 0], 2))
     [1. 2. 2. 3.]
   """
   validation.check_q(q, "quantile_pool")
@@ -212,13 +189,15 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
     raise ValueError(f"quantile_pool: q must be a scalar or a 1-D array, got shape "
                      f"{jnp.shape(q)}.")
   return _pool("quantile_pool", inputs, q, window_shape, strides, padding,
-               method=method, temperature=temperature, algorithm=algorithm)
+               method=method, temperature=temperature, algorithm=algorithm,
+               temperature_scale=temperature_scale)
 
 
 def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
                 strides: Sequence[int] | None = None, padding: Padding = "VALID", *,
                 temperature: ArrayLike = 1.0,
-                algorithm: str = DEFAULT_ALGORITHM) -> jax.Array:
+                algorithm: str = DEFAULT_ALGORITHM,
+                temperature_scale: str | None = None) -> jax.Array:
   r"""Soft median pooling: the soft median of every sliding window.
 
   A drop-in for ``flax.linen.max_pool(inputs, window_shape, strides,
@@ -245,7 +224,9 @@ def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
     strides: step per spatial dimension (default all 1).
     padding: ``"VALID"``, ``"SAME"`` or a sequence of ``(low, high)`` pairs.
     temperature: ``tau >= 0`` (scalar, or broadcasting against the output).
-    algorithm: the soft order-statistic algorithm (see :func:`softq.median`).
+    algorithm: the soft order-statistic algorithm (see :func:`softq.median`
+      and :func:`quantile_pool` for which to pick).
+    temperature_scale: None, ``"std"`` or ``"mad"`` (see :func:`softq.median`).
 
   Returns:
     ``(*batch, *out_spatial, features)`` in the input's float dtype.
@@ -264,4 +245,5 @@ def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
      [7.5 7.5 8.5]]
   """
   return _pool("median_pool", inputs, 0.5, window_shape, strides, padding,
-               method="linear", temperature=temperature, algorithm=algorithm)
+               method="linear", temperature=temperature, algorithm=algorithm,
+               temperature_scale=temperature_scale)

@@ -48,8 +48,8 @@ REGISTRY: Mapping[str, Algorithm] = types.MappingProxyType({a.name: a for a in (
     _exact("rank", rank, "soft ranks re-centred on the wanted rank",
            "O(n^2), O(n) memory"),
     _exact("sorted", sorted_deviation,
-           "the deviation costs from prefix sums after one sort", "O(n log n)",
-           supports_weights=False),
+           "the deviation function, sorting once and summing its soft part by "
+           "exponential-sum recurrences (exact at every temperature)", "O(n log n), O(n) memory"),
     Algorithm(name="remedian", summary="the soft remedian: blocks of soft medians, "
               "level by level", cost="O(n), O(log n) depth", hard_limit="remedian",
               reduce=remedian.reduce, parse_options=remedian.parse_options,
@@ -63,7 +63,7 @@ ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
 EXACT_ALGORITHMS: tuple[str, ...] = tuple(
     name for name, a in REGISTRY.items() if a.hard_limit == "jnp")
 #: The default soft order-statistic algorithm (see docs/choosing.md).
-DEFAULT_ALGORITHM: AlgorithmName = "rank"
+DEFAULT_ALGORITHM: AlgorithmName = "sorted"
 
 
 def get(algorithm: Any, name: str, allowed: tuple[str, ...] = ALGORITHMS) -> Algorithm:

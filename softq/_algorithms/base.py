@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq._algorithms import blocks
 from softq._core import numerics
 from softq._core import plan as plans
 
@@ -27,6 +26,8 @@ class Rows(NamedTuple):
   """A batch of 1-D samples: the reduced axes flattened last."""
   x: jax.Array                 # (B, n), compute dtype; NaN replaced by 0
   weight: jax.Array | None     # (B, n) >= 0, 0 = takes no part; None = all 1
+  mask_only: bool = False      # ``weight`` is a 0/1 presence mask (``where=``, NaNs
+                               # omitted), never differentiated
 
 
 class Sample(NamedTuple):
@@ -57,13 +58,19 @@ class Query(NamedTuple):
 class Batched(NamedTuple):
   """A kernel's batched form for many short rows ``(N, b)`` (the same function).
 
-  ``weights(x, valid, m, ks, refs, hits, tau, inv_tau)`` returns one ``(N, b)``
-  weight array per order statistic in ``ks``; ``value(x, valid, m, ks, refs,
-  hits, g, tau, hoisted)`` the soft value ``(N,)`` of one order statistic (or
-  two mixed by ``g``) with an analytic tangent.  ``refs``/``hits`` come from
-  :func:`softq._algorithms.blocks.hard_select`.  The remedian reduces its
-  blocks with these; the engine takes ``value`` for rows of at most
-  ``max_size`` values (sliding windows, pooling).
+  ``value(x, weight, ks, tau, hoisted, *, g=None, columns=False, tiles=True)``: the soft
+  values of the order statistics ``ks`` of every row, ``(len(ks), N)`` (or
+  ``(N,)`` mixed by ``g``), with an analytic tangent.  ``x`` is ``(N, b)``
+  (``(b, N)`` with ``columns``); ``weight`` None, a scalar, ``("mask", m, u)``
+  or per-entry counts, not differentiated; ``ks`` static ints, traced
+  scalars or ``(N,)`` arrays; ``tau`` a scalar or one per row, ``hoisted``
+  its :func:`softq._core.numerics.hoisted_temperature`.
+  ``weights(x, weight, total, ks, refs, hits, tau, inv_tau)``: one ``(N, b)``
+  weight array per order statistic, differentiable in the weights too
+  (``refs``/``hits`` from :func:`softq._algorithms.blocks.hard_select`).
+  The remedian reduces its blocks with these, pooling calls ``value`` on
+  its windows, and the engine takes ``value`` for unweighted rows of at most
+  ``max_size`` values.
   """
   weights: Callable
   value: Callable
@@ -188,22 +195,49 @@ def combine(coef, values):
   return numerics.weighted_sum(coef, values[None, :])
 
 
-def batched_values(batched: Batched, x, plan, tau):
-  """Values ``(Q, B)`` of the plan's order statistics for short rows ``x (B, n)``.
+def batched_values(batched: Batched, rows: Rows, query: Query, tau):
+  """Values ``(Q, B)`` of the query's order statistics for short rows ``(B, n)``.
 
-  All rows at once per order statistic (:attr:`Batched.value`).
+  Every order statistic of every row in one call of :attr:`Batched.value`
+  (the pairs of a row are shared by its order statistics); ``tau`` is a
+  scalar or one per row.  Masked rows (``rows.mask_only``) have a plan per
+  row (their sizes differ) and reach the kernel as a 0/1 mask.
   """
-  n = x.shape[1]
+  x = rows.x
   hoisted = numerics.hoisted_temperature(tau)
-  static = isinstance(plan.ks, np.ndarray)
-  vs = []
-  for u in range(plan.ks.shape[0]):
-    k = int(plan.ks[u]) if static else plan.ks[u]
-    hit, r = blocks.hard_select(x, None, k)
-    vs.append(batched.value(x, None, n, [k], [r], [hit], None, tau, hoisted))
-  v = jnp.stack(vs, axis=-1)                                         # (B, U)
-  coef = jnp.asarray(plan.coef, x.dtype)
-  return numerics.weighted_sum(coef[None, :, :], v[:, None, :]).T
+  if rows.weight is None:
+    plan = _plan(query, x.shape[1])
+    if isinstance(plan.ks, np.ndarray):
+      ks = [int(k) for k in plan.ks]
+    else:
+      ks = [plan.ks[u] for u in range(plan.ks.shape[0])]
+    v = batched.value(x, None, ks, tau, hoisted)                    # (U, B)
+    coef = jnp.asarray(plan.coef, x.dtype)
+    return numerics.weighted_sum(coef[None, :, :], v.T[:, None, :]).T
+  present = rows.weight > 0
+  total = jnp.sum(present, axis=1).astype(x.dtype)                   # (B,)
+  plan = jax.vmap(lambda t: _plan(query, t))(total)                 # ks (B, U), coef (B, Q, U)
+  ks = [plan.ks[:, u] for u in range(plan.ks.shape[1])]
+  v = batched.value(x, ("mask", present.astype(x.dtype), 1), ks, tau, hoisted)   # (U, B)
+  coef = plan.coef.astype(x.dtype)
+  return numerics.weighted_sum(coef, v.T[:, None, :]).T
+
+
+#: The batched short-row path unrolls one soft-min per order statistic: more
+#: levels than this (e.g. 41 quantiles) take the generic path, which maps
+#: over them (compile time stays flat).
+BATCHED_MAX_STATS = 4
+
+
+def _n_stats(query: Query) -> int:
+  """How many order statistics the query needs (an upper bound, static)."""
+  if query.kind == "median":
+    return 2
+  if query.kind == "sort":
+    return 1 << 30
+  if query.positions is not None:
+    return 2 * len(query.positions[0])
+  return 2 * int(np.prod(jnp.shape(query.q)))
 
 
 def exact_reduce(kernel: Kernel) -> Callable:
@@ -216,8 +250,9 @@ def exact_reduce(kernel: Kernel) -> Callable:
     plan_shared = _plan(query, n) if shared else None
 
     if (output == "values" and not hard and kernel.batched is not None
-        and n <= kernel.batched.max_size and shared and jnp.ndim(tau) == 0):
-      return batched_values(kernel.batched, rows.x, plan_shared, tau)
+        and n <= kernel.batched.max_size and (shared or rows.mask_only)
+        and jnp.ndim(tau) <= 1 and _n_stats(query) <= BATCHED_MAX_STATS):
+      return batched_values(kernel.batched, rows, query, tau)
 
     def one(x, weight, tau_row):
       total = n if weight is None else jnp.sum(jnp.where(weight > 0, weight, 0))

@@ -1,31 +1,29 @@
 """The ``"deviation"`` kernel in batched form for many short rows (blocks).
 
 The remedian reduces millions of blocks of ``b <= ~20`` values each, and
-sliding windows (pooling) are short rows too.  Running the 1-D kernel per row
-(``vmap`` of :func:`softq._algorithms.base.order_stat_weights`) pays for a
-sort per row and for the kernels' large-sample machinery (row tiles).  This
-module computes the same quantities directly on an ``(N, b)`` array:
+sliding windows (pooling) and short rows along an axis are short samples too.
+Running the 1-D kernel per row (``vmap`` of
+:func:`softq._algorithms.base.order_stat_weights`) pays for a sort per row
+and for the kernels' large-sample machinery (row tiles).  This module is the
+``"deviation"`` kernel's declared batched form
+(:class:`softq._algorithms.base.Batched`):
 
-* the hard ``k``-th smallest value of every row by counting: the value whose
-  cumulative weight interval holds ``k + 1/2`` (``#{x_j < x_i} <= k <
-  #{x_j <= x_i}`` without weights); ``O(b^2)`` comparisons, no sort; the
-  value is *selected*, never averaged, so it is exact;
-* the ``"deviation"`` weights of :mod:`softq._algorithms.deviation` (the same
-  math: the soft minimiser of the total pinball deviation, costs measured
-  relative to a hard reference value so that infinite entries and wide ranges
-  keep exact hard limits), evaluated as one ``(N, b, b)`` elementwise pass.
+* :func:`soft_value` -- the values, with an analytic tangent: the fast path
+  (:mod:`softq._algorithms.block_value`: pairs visited once, a hard reference
+  found by counting, tiles that stay in cache);
+* :func:`deviation_weights` -- the convex weights themselves, differentiable
+  by plain autodiff (also in the weights): ``argremedian``, and the
+  remedian with differentiable user ``weights=``; one ``(N, b, b)``
+  elementwise pass;
+* :func:`hard_select` / :func:`hit_weights` -- the hard ``k``-th value of every
+  row by counting (``O(b^2)`` comparisons, no sort; the value is *selected*,
+  never averaged, so it is exact) and its weights.
 
 Weights (``weight``): None (every entry counts once), a Python number ``u``
 (every entry counts ``u`` times: the remedian's complete blocks) or an
 ``(N, b)`` array (0 = absent).  A value of weight ``w`` is ``w`` copies of it:
 pair terms are weighted by ``w_j``, ``w_i`` is a prior in the soft-min, and
 the order statistic ``k`` counts copies (``total`` is the sum of the weights).
-
-Layout: rows of an ``(N, b)`` array, pairwise terms an ``(N, b, b)`` array.
-Measured alternatives on CPU (n = 531,441, b = 3): the ``(b, b, N)`` layout
-was 1.2x slower, and a Python list of ``b`` length-``N`` rows with scalar
-pairwise terms was 30x *slower* in reverse mode (XLA does not fuse the
-b^2-term DAG well), although faster for a single pairwise sum.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from softq._algorithms import block_value
 from softq._core import numerics
 
 
@@ -172,101 +171,19 @@ def _weigh_columns(t, weight):
 
 
 # --------------------------------------------------------------------------
-# the soft value with an analytic tangent (the remedian's value path)
+# the soft value with an analytic tangent
 # --------------------------------------------------------------------------
 
-def _value_parts(x, tau, inv, log_tau, aux):
-  """Everything :func:`deviation_value` and its tangent rule need, in one pass."""
-  weight, slopes, r, hitw, fin_refs, g = aux
-  finite, d, a, z, e2, excess, pair_sum = _pair_totals(x, weight, r, tau, (inv, log_tau))
-  prior = weight if _is_array(weight) else None
-  ws, zetas = [], []
-  for slope, hw, fin_ref in zip(slopes, hitw, fin_refs):
-    cost = jnp.where(finite, pair_sum - slope * d, jnp.inf)
-    w, zeta = numerics.softmin_weights_and_exponent(cost, tau, inv_tau=(inv, log_tau),
-                                                    prior=prior)
-    ws.append(jnp.where(_column(fin_ref), w, hw))
-    zetas.append(zeta)
-  vs = [numerics.weighted_sum(w, x) for w in ws]
-  v = vs[0] if len(vs) == 1 else (1.0 - g) * vs[0] + g * vs[1]
-  return v, (finite, a, z, e2, excess, ws, zetas, vs)
+def soft_value(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
+               tiles: bool = True):
+  """Soft ``"deviation"`` values of the order statistics ``ks`` of every row.
 
-
-@jax.custom_jvp
-def deviation_value(x, tau, inv, log_tau, aux):
-  """Soft value ``sum_i w_i x_i`` of the ``"deviation"`` order statistic(s) of each row.
-
-  The same number as :func:`deviation_weights` followed by a weighted sum,
-  with an analytic tangent: for ``w = softmin(zeta)``, ``zeta_i = (c_i -
-  min c) / tau``, ``dv = sum_i w_i dx_i - sum_i w_i (x_i - v) dzeta_i`` and
-  ``tau dzeta_i = sum_j w_j T_ij (dx_i - dx_j) - slope dx_i + (S_i - zeta_i) dtau``
-  with ``T_ij = tanh((x_i - x_j) / tau)`` (the derivative of the soft
-  absolute value) and ``S_i = sum_j w_j d(tau E(|x_i - x_j| / tau))/dtau``;
-  every term of ``c_i`` that does not depend on ``i`` cancels because
-  ``sum_i w_i (x_i - v) = 0``.  Reverse mode then keeps one ``(N, b, b)``
-  residual (``T``) instead of the dozen that autodiff of the elementwise
-  chain keeps: the remedian's value-and-gradient at n = 531,441 (float32,
-  2 loaded CPU cores, same-process A/B) went from 425-466 ms to 156-190 ms.
-
-  ``(inv, log_tau)`` is :func:`softq._core.numerics.hoisted_temperature`
-  (the rule uses ``dlog_tau`` for the temperature's tangent); ``aux`` =
-  ``(weight, slopes, r, hit_weights, finite_refs, g)`` is not
-  differentiated (the weights are counts here; differentiable weights take
-  :func:`deviation_weights`): ``slopes[k] = 2 k + 1 - W``, ``r`` the common
-  finite reference, and the hard weights ``hit_weights[k]`` replace the soft
-  ones where the ``k``-th hard value is infinite (``finite_refs[k]`` false).
+  ``x``: ``(N, b)`` rows (or ``(b, N)`` with ``columns=True``); ``weight``:
+  None, a scalar, ``("mask", m, u)`` or per-entry counts (not differentiated);
+  ``ks``: order statistics in copies (static ints, traced scalars or ``(N,)``);
+  ``tau``: scalar or ``(N,)``, ``hoisted`` its
+  :func:`softq._core.numerics.hoisted_temperature`.  Returns ``(len(ks), N)``,
+  or ``(N,)`` mixed ``(1 - g) v_0 + g v_1``.  See
+  :func:`softq._algorithms.block_value.values`.
   """
-  return _value_parts(x, tau, inv, log_tau, aux)[0]
-
-
-@deviation_value.defjvp
-def _deviation_value_jvp(primals, tangents):
-  x, tau, inv, log_tau, aux = primals
-  dx, _, _, dlog, _ = tangents
-  weight, slopes, _, _, fin_refs, g = aux
-  v, (finite, a, z, e2, excess, ws, zetas, vs) = _value_parts(x, tau, inv, log_tau, aux)
-  # From e2 = exp(-2z), already computed: tanh z = (1 - e2)/(1 + e2) and
-  # sigmoid(-2z) = e2/(1 + e2) -- no further transcendental per pair.
-  inv1p = 1.0 / (1.0 + e2)
-  t = jnp.sign(a) * ((1.0 - e2) * inv1p)                  # tanh(a / tau), saturated
-  s = z * (2.0 * e2 * inv1p) + excess                     # d(tau E)/dtau per pair
-  # Infinite x_j keep T_ij = +-1 (d|x_i - x_j|/dx_i); their own dx_j is zeroed.
-  t = _weigh_columns(t, weight)
-  s = _weigh_columns(s, weight)
-  dxf = jnp.where(finite, dx, jnp.zeros_like(dx))
-  row_t = jnp.sum(t, axis=-1)
-  t_dx = jnp.einsum("nij,nj->ni", t, dxf)
-  s_row = jnp.sum(s, axis=-1)
-  x0 = jnp.where(finite, x, jnp.zeros_like(x))
-  dvs = []
-  # 1/tau through reciprocal's saturating rule, not the hoisted inverse: a
-  # forward-mode derivative of this rule in tau would materialise
-  # d(1/tau) = -1/tau**2 (inf in float32 below ~1e-19) and meet 0 * inf.
-  rinv = numerics.reciprocal(tau)
-  for slope, w, zeta, vk, fin_ref in zip(slopes, ws, zetas, vs, fin_refs):
-    ok = _column(fin_ref) & (w > 0)
-    vk0 = jnp.where(fin_ref, vk, jnp.zeros_like(vk))
-    q = jnp.where(ok, w * (x0 - vk0[..., None]), jnp.zeros_like(w))
-    dzeta = rinv * ((row_t - slope) * dxf - t_dx) + (s_row - zeta) * dlog
-    dvs.append(jnp.sum(w * dx, axis=-1) - jnp.sum(q * dzeta, axis=-1))
-  dv = dvs[0] if len(dvs) == 1 else (1.0 - g) * dvs[0] + g * dvs[1]
-  return v, dv
-
-
-def soft_value(x, weight, total, ks, refs, hits, g, tau, hoisted):
-  """:func:`deviation_value` of the order statistics ``ks`` (one, or two mixed
-  by ``g``) given their hard values and hit masks from :func:`hard_select`.
-
-  ``weight`` is not differentiated here (see :func:`deviation_value`).
-  """
-  dtype = x.dtype
-  r = _reference(refs)
-  if _is_array(weight):
-    weight = jax.lax.stop_gradient(weight)
-  slopes = _slopes(ks, total, dtype)
-  hitw = [hit_weights(h, weight, dtype) for h in hits]
-  fin_refs = [jnp.isfinite(ref) for ref in refs]
-  g = None if len(ks) == 1 else jnp.asarray(g, dtype)
-  inv, log_tau = hoisted
-  return deviation_value(x, jnp.asarray(tau, dtype), jnp.asarray(inv, dtype),
-                         jnp.asarray(log_tau, dtype), (weight, slopes, r, hitw, fin_refs, g))
+  return block_value.values(x, weight, ks, tau, hoisted, g=g, columns=columns, tiles=tiles)

@@ -68,6 +68,13 @@ def block_level(ctx: Ctx, blk, vblk, weight, total, stat):
   lo, hi, g = stat(total)
   same = is_static(lo) and is_static(hi) and lo == hi
   gg = None if same else jnp.asarray(g, blk.dtype)   # scalar, or one per block
+  batched = ctx.kernel.batched
+  if (not ctx.hard and vblk is None and batched is not None and ctx.inv_tau is not None
+      and not ctx.grad_weights):
+    # The value path: the batched kernel finds the order statistics itself.
+    if same:
+      return batched.value(blk, weight, [lo], ctx.tau, ctx.inv_tau, tiles=False)[0], None
+    return batched.value(blk, weight, [lo, hi], ctx.tau, ctx.inv_tau, g=gg, tiles=False), None
   hit_lo, r_lo = _blocks.hard_select(blk, weight, lo)
   hit_hi, r_hi = (hit_lo, r_lo) if same else _blocks.hard_select(blk, weight, hi)
   if ctx.hard:
@@ -80,9 +87,6 @@ def block_level(ctx: Ctx, blk, vblk, weight, total, stat):
   batched = ctx.kernel.batched
   ks, refs, hits = ([lo], [r_lo], [hit_lo]) if same else (
       [lo, hi], [r_lo, r_hi], [hit_lo, hit_hi])
-  if (vblk is None and batched is not None and ctx.inv_tau is not None
-      and not ctx.grad_weights):
-    return batched.value(blk, weight, total, ks, refs, hits, gg, ctx.tau, ctx.inv_tau), None
   if batched is not None:
     ws = batched.weights(blk, weight, total, ks, refs, hits, ctx.tau, ctx.inv_tau)
   else:

@@ -1,0 +1,387 @@
+"""The ``"sorted"`` costs: cumulative sums of increments between sorted neighbours.
+
+The math, the error bound and the cost are in :mod:`softq._algorithms.sorted_deviation`;
+this module evaluates them.  :func:`sorted_costs` is a ``jax.custom_jvp``
+whose tangent is again linear recurrences (JAX transposes it for reverse
+mode; no ``custom_vjp``, so forward mode works), built on the blocked
+two-level scans of :mod:`softq._core.expsum`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from softq._core import expsum
+
+DEFAULT_BLOCK = 64
+
+
+# ---------------------------------------------------------------------------
+# The core: cost increments between sorted neighbours.
+# ---------------------------------------------------------------------------
+def _prev(v, fill):
+  return jnp.concatenate([jnp.full((1,), fill, v.dtype), v[:-1]])
+
+
+def _next(v, fill):
+  return jnp.concatenate([v[1:], jnp.full((1,), fill, v.dtype)])
+
+
+def _setup(xs, ws, k, tau, r, M, block):
+  """Padded, sorted, laid-out per-element data shared by the primal and tangent."""
+  n = xs.shape[0]
+  dt = xs.dtype
+  lim = expsum.exp_limit(dt)
+  B = max(1, min(block, n))
+  N = n + (-n) % B
+  if N > n:
+    xs = jnp.concatenate([xs, jnp.full((N - n,), jnp.inf, dt)])
+    ws = jnp.concatenate([ws, jnp.zeros((N - n,), dt)])
+  finite = jnp.isfinite(xs)
+  xf = jnp.where(finite, xs, jnp.zeros_like(xs))
+  C = jnp.cumsum(ws)
+  W = C[-1]
+  Cx = _prev(C, 0.0)                       # weight strictly before i (sorted)
+  D = W - Cx                               # weight from i on
+  ok = jnp.concatenate([jnp.zeros((1,), bool), finite[1:] & finite[:-1]])
+  g = jnp.where(ok, jnp.concatenate([jnp.zeros((1,), dt), xf[1:] - xf[:-1]]), jnp.zeros_like(xf))
+  z, big = expsum.safe_ratio(2.0 * g, tau, lim)
+  reset = big | ~ok
+  # Regime per term: complementary sums where exp(-2m |x - r| / tau) is mostly
+  # near 1 (weighted mean distance to r below tau log 2 / (2m)).
+  wf = jnp.where(finite, ws, jnp.zeros_like(ws))
+  wsum = jnp.sum(wf)
+  spread = lax.stop_gradient(
+      jnp.sum(wf * jnp.abs(xf - r)) / jnp.where(wsum > 0, wsum, jnp.ones_like(wsum)))
+  tau_sg = lax.stop_gradient(tau)
+  useK = [2.0 * (m + 1) * spread < math.log(2.0) * tau_sg for m in range(M)]
+  a = expsum.coefficients(M)
+  a2m = [float(2 * (m + 1) * a[m]) for m in range(M)]
+  sigK = sum(jnp.where(useK[m], a2m[m], 0.0) for m in range(M)).astype(dt)
+  tw = 2.0 * Cx - W
+  hc = 2.0 * (Cx - k) - 1.0 - sigK * tw
+  # sum_{m in K} 2 m a_m G_m, G_m = g - g phi(m z) = tau H(m z) / (2m): one fused
+  # n-sized chain (H_m = H_{m-1} + H_1 + B_1 B_{m-1}, all terms >= 0).
+  gk = _k_gap_term(g, z, reset, tau, useK, a2m, M)
+  # Anchor: the finite sorted position nearest r (cost 0 there).
+  nneg = jnp.sum(jnp.isneginf(xs))
+  nfin = jnp.sum(finite)
+  p = jnp.searchsorted(lax.stop_gradient(xs), r)
+  p = jnp.clip(p, nneg, jnp.maximum(nneg + nfin - 1, nneg))
+  return dict(n=n, N=N, B=B, M=M, dt=dt, xs=xs, ws=ws, finite=finite, xf=xf, Cx=Cx, D=D, W=W,
+              ok=ok, g=g, z=z, reset=reset, gk=gk, useK=useK, a2m=a2m, sigK=sigK, tw=tw, hc=hc, p=p,
+              tau=tau, k=k)
+
+
+def _k_gap_term(g, z, reset, tau, useK, a2m, M):
+  """``sum_{m in K} 2 m a_m G_m`` per gap, ``G_m = g (1 - phi(m z))``, accurately."""
+  zero = jnp.zeros_like(z)
+  a1 = jnp.where(reset, zero, jnp.exp(-z))
+  b1 = jnp.where(reset, jnp.ones_like(z), -jnp.expm1(-z))
+  h = jnp.where(reset, zero, expsum.h1(z))
+  am, bm, hm = jnp.ones_like(z), zero, zero
+  acc = zero
+  accb = zero
+  for m in range(M):
+    hm = hm + h + b1 * bm
+    bm = bm + am * b1
+    am = am * a1
+    c = float(a2m[m]) / (2.0 * (m + 1))          # a_m
+    acc = acc + jnp.where(useK[m], c * hm, 0.0)
+    accb = accb + jnp.where(useK[m], c * bm, 0.0)
+  sig = sum(jnp.where(useK[m], a2m[m], 0.0) for m in range(M))
+  # Clipped gaps: G_m = g - tau B_m / (2m) with B_m = 1.
+  return jnp.where(reset, g * sig - tau * accb, tau * acc)
+
+
+def _anchored_cumsum(delta, p):
+  """``cost_i = sum_{p < l <= i} delta_l`` (``i > p``), ``-sum_{i < l <= p}`` (``i < p``)."""
+  idx = jnp.arange(delta.shape[0])
+  zero = jnp.zeros_like(delta)
+  up = jnp.where(idx > p, delta, zero)
+  down = jnp.where(idx <= p, delta, zero)
+  return jnp.cumsum(up) - (jnp.cumsum(down[::-1])[::-1] - down)
+
+
+def _lay(S, v):
+  return expsum.to_layout(v, S['B'])
+
+
+def _fwd_inputs(S):
+  """Forward recurrences: factor of element ``i`` is ``A^m(z_i)`` (gap i-1..i)."""
+  return _lay(S, S['z']), _lay(S, S['reset'])
+
+
+def _bwd_inputs(S):
+  """Backward recurrences: factor of element ``i`` is ``A^m(z_{i+1})``."""
+  return _lay(S, _next(S['z'], 0.0)), _lay(S, _next(S['reset'], True))
+
+
+def _primal(S, want_q=False):
+  """Increments ``delta`` (N,) and, with ``want_q``, the Jacobian diagonal ``Q``.
+
+  Forward:  ``y_i = A_i^m y_{i-1} + beta_i`` -- ``L_i`` (``beta = w_i``) or
+  ``K_i`` (``beta = B_m(z_i) C_{i-1}``).  Backward: ``u_i = A_{i+1}^m u_{i+1} +
+  beta'_i`` -- ``R_i`` (``w_i``) or ``K'_i`` (``B_m(z_{i+1}) D_{i+1}``).  The
+  increment over gap ``l`` is
+
+      delta_l = g_l hc_l + gk_l tw_l + tau sum_m a_m sgn_m B_m(z_l) (y_{l-1} - u_l)
+
+  (``sgn = -1`` plain, ``+1`` complementary): each scan emits its own n-sized
+  half, so no (n, M) array is ever stored.  ``Q_i = d cost_i / d x_i`` (others
+  fixed) ``= -s + sum_j w_j sa'(x_i - x_j)`` likewise splits into halves.
+  """
+  M, tau, dt, N = S['M'], S['tau'], S['dt'], S['N']
+  useK, a2m, sigK, W = S['useK'], S['a2m'], S['sigK'], S['W']
+  am = [a2m[m] / (2.0 * (m + 1)) for m in range(M)]       # a_m
+  zf, rf = _fwd_inputs(S)
+  zb, rb = _bwd_inputs(S)
+  ws, Cx, D = _lay(S, S['ws']), _lay(S, S['Cx']), _lay(S, _next(S['D'], 0.0))
+
+  def step_f(t):
+    zt, rt, wt, cxt = t[:4]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, [jnp.where(useK[m], Bs[m] * cxt, wt) for m in range(M)]
+
+  def emit_f(ys, t):
+    wt, znt, rnt = t[2], t[4], t[5]
+    _, Bn, _ = expsum.gap_powers(znt, rnt, M, need_h=False)    # gap i+1
+    d = sum(jnp.where(useK[m], am[m], -am[m]) * Bn[m] * ys[m] for m in range(M)) * tau
+    if not want_q:
+      return d
+    q = sum(a2m[m] * jnp.where(useK[m], ys[m], wt - ys[m]) for m in range(M))
+    return d, q
+
+  fout = expsum.two_level_scan(step_f, emit_f, (zf, rf, ws, Cx, zb, rb), zf, rf, M, reverse=False)
+
+  def step_b(t):
+    zt, rt, wt, dnt = t[:4]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, [jnp.where(useK[m], Bs[m] * dnt, wt) for m in range(M)]
+
+  def emit_b(us, t):
+    wt, z0, r0 = t[2], t[4], t[5]
+    _, B0, _ = expsum.gap_powers(z0, r0, M, need_h=False)      # gap i
+    d = sum(jnp.where(useK[m], -am[m], am[m]) * B0[m] * us[m] for m in range(M)) * tau
+    if not want_q:
+      return d
+    q = sum(a2m[m] * jnp.where(useK[m], -us[m], us[m] - wt) for m in range(M))
+    return d, q
+
+  bout = expsum.two_level_scan(step_b, emit_b, (zb, rb, ws, D, zf, rf), zb, rb, M, reverse=True)
+  ul = expsum.from_layout
+  fd, bd = (ul(fout[0]), ul(bout[0])) if want_q else (ul(fout), ul(bout))
+  delta = S['g'] * S['hc'] + S['gk'] * S['tw'] + _prev(fd, 0.0) + bd
+  delta = jnp.where(S['ok'], delta, jnp.zeros((N,), dt))
+  if not want_q:
+    return delta, None
+  # -s + Cx - Dx = 2 (Cx - k) - 1 + w exactly; the rest of the hard part is -sigK (Cx - Dx).
+  wsf, Cxf = S['ws'], S['Cx']
+  q = 2.0 * (Cxf - S['k']) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W) + ul(fout[1]) + ul(bout[1])
+  q = jnp.where(S['finite'], q, jnp.zeros((N,), dt))
+  return delta, q
+
+
+def _sa_prime_conv(S, v):
+  """``sum_j v_j sa'(x_j - x_i)`` for every ``i`` (``sa'`` the fitted soft sign).
+
+  Exclusive one-sided sums ``Lx_i = A_i (Lx_{i-1} + v_{i-1})`` (or
+  ``Kx_i = A_i Kx_{i-1} + B_i P_i``, ``P_i = sum_{j<i} v_j``) and their
+  mirrors, each scan emitting its n-sized share of
+
+      (1 - sigK)(Sv - Pv) + sum_K 2ma (K'x - Kx) - sum_L 2ma (Rx - Lx).
+  """
+  M = S['M']
+  useK, a2m, sigK = S['useK'], S['a2m'], S['sigK']
+  Pv = _prev(jnp.cumsum(v), 0.0)              # sum_{j<i} v_j
+  Sv = jnp.sum(v) - Pv - v                    # sum_{j>i} v_j
+  zf, rf = _fwd_inputs(S)
+  zb, rb = _bwd_inputs(S)
+
+  def step(t):
+    zt, rt, vt, pt = t
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, [jnp.where(useK[m], Bs[m] * pt, As[m] * vt) for m in range(M)]
+
+  def emit_f(ys, t):
+    return sum(a2m[m] * jnp.where(useK[m], -ys[m], ys[m]) for m in range(M))
+
+  def emit_b(ys, t):
+    return sum(a2m[m] * jnp.where(useK[m], ys[m], -ys[m]) for m in range(M))
+
+  cf = expsum.two_level_scan(step, emit_f, (zf, rf, _lay(S, _prev(v, 0.0)), _lay(S, Pv)),
+                             zf, rf, M, reverse=False)
+  cb = expsum.two_level_scan(step, emit_b, (zb, rb, _lay(S, _next(v, 0.0)), _lay(S, Sv)),
+                             zb, rb, M, reverse=True)
+  return (1.0 - sigK) * (Sv - Pv) + expsum.from_layout(cf) + expsum.from_layout(cb)
+
+
+def _k_gap_term_dtau(g, z, reset, useK, a2m, M):
+  """``tau d/dtau`` of ``sum_{m in K} 2 m a_m G_m`` per gap (``G_m = tau H(m z) / 2m``).
+
+  ``tau dG_m/dtau = G_m - g B_m = tau (H_m - m z B_m) / (2m)``; divided by tau:
+  ``(H_m - m z B_m) / (2m)`` (``-1/(2m)`` on clipped gaps, where ``G = g - tau/2m``).
+  """
+  zero = jnp.zeros_like(z)
+  a1 = jnp.where(reset, zero, jnp.exp(-z))
+  b1 = jnp.where(reset, jnp.ones_like(z), -jnp.expm1(-z))
+  h = jnp.where(reset, zero, expsum.h1(z))
+  am, bm, hm = jnp.ones_like(z), zero, zero
+  acc = zero
+  accr = 0.0
+  for m in range(M):
+    hm = hm + h + b1 * bm
+    bm = bm + am * b1
+    am = am * a1
+    c = float(a2m[m]) / (2.0 * (m + 1))          # a_m
+    acc = acc + jnp.where(useK[m], c * ((m + 1) * z * bm - hm), 0.0)
+    accr = accr + jnp.where(useK[m], c, 0.0)
+  return jnp.where(reset, -accr, -acc)
+
+
+def _tau_tangent(S):
+  """``d delta / d tau`` (N,), directly: finite at every temperature.
+
+  The one-sided sums' derivatives are carried scaled by ``tau``
+  (``tau dA^m/dtau = m z A^m``, ``tau dB_m/dtau = -m z A^m``, ``z`` clipped so
+  every factor is bounded), with ``A_i y_{i-1} = y_i - beta_i``; the sums
+  themselves come from a first pass that stores them ``(B, M, nb)``.
+  """
+  M, tau = S['M'], S['tau']
+  useK, a2m = S['useK'], S['a2m']
+  am = [a2m[m] / (2.0 * (m + 1)) for m in range(M)]
+  zf, rf = _fwd_inputs(S)
+  zb, rb = _bwd_inputs(S)
+  ws, Cx, D = _lay(S, S['ws']), _lay(S, S['Cx']), _lay(S, _next(S['D'], 0.0))
+
+  def betas(Bs, wt, ct):
+    return [jnp.where(useK[m], Bs[m] * ct, wt) for m in range(M)]
+
+  def step(t):
+    zt, rt, wt, ct = t[:4]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, betas(Bs, wt, ct)
+
+  stack = lambda ys, t: jnp.stack(ys, 0)
+  Y = expsum.two_level_scan(step, stack, (zf, rf, ws, Cx), zf, rf, M, reverse=False)
+  U = expsum.two_level_scan(step, stack, (zb, rb, ws, D), zb, rb, M, reverse=True)
+
+  def dstep(t):
+    zt, rt, wt, ct, Yt = t[:5]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    be = betas(Bs, wt, ct)
+    us = []
+    for m in range(M):
+      mz = (m + 1) * zt
+      us.append(mz * (Yt[m] - be[m]) + jnp.where(useK[m], -mz * As[m] * ct, 0.0))
+    return As, us
+
+  def demit(sign):
+    def emit(dys, t):
+      Yt, zo, ro = t[4], t[5], t[6]
+      Ao, Bo, _ = expsum.gap_powers(zo, ro, M, need_h=False)
+      out = 0.0
+      for m in range(M):
+        val = (Bo[m] - (m + 1) * zo * Ao[m]) * Yt[m] + Bo[m] * dys[m]
+        out = out + jnp.where(useK[m], am[m], -am[m]) * val
+      return sign * out
+    return emit
+
+  tf = expsum.two_level_scan(dstep, demit(1.0), (zf, rf, ws, Cx, Y, zb, rb), zf, rf, M, reverse=False)
+  tb = expsum.two_level_scan(dstep, demit(-1.0), (zb, rb, ws, D, U, zf, rf), zb, rb, M, reverse=True)
+  dgk = _k_gap_term_dtau(S['g'], S['z'], S['reset'], useK, a2m, M)
+  d = dgk * S['tw'] + _prev(expsum.from_layout(tf), 0.0) + expsum.from_layout(tb)
+  return jnp.where(S['ok'], d, jnp.zeros((S['N'],), S['dt']))
+
+
+def _is_zero(t):
+  return type(t) is jax.custom_derivatives.SymbolicZero
+
+
+def _pad(v, S):
+  N, n = S['N'], S['n']
+  return jnp.concatenate([v, jnp.zeros((N - n,), v.dtype)]) if N > n else v
+
+
+def _finish(S, delta):
+  cost = _anchored_cumsum(delta, S['p'])
+  return jnp.where(S['finite'], cost, jnp.full_like(cost, jnp.inf))[:S['n']]
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
+def _core(xs, ws, k, tau, r, M, block):
+  """Sorted costs (``n``,), anchored at ``r``; +inf for infinite values."""
+  S = _setup(xs, ws, k, tau, r, M, block)
+  return _finish(S, _primal(S)[0])
+
+
+def _core_jvp(M, block, primals, tangents):
+  """Tangent of the costs: linear in ``(dx, dw, dk, dtau)``.
+
+  * ``x``: the Jacobian has diagonal ``Q_i = -s + sum_j w_j sa'(x_i - x_j)``
+    (from the primal pass) and off-diagonal ``w_j sa'(x_j - x_i)``: two
+    exclusive one-sided recurrences on ``v = w dx`` (:func:`_sa_prime_conv`);
+  * ``w``: the costs are linear in ``w`` -- the primal increments with weights
+    ``dw`` (same gaps, same regimes);
+  * ``tau``: the increments' derivative, with the recurrences differentiated
+    in ``tau`` (:func:`_tau_tangent`; bounded at every temperature);
+  * ``k``: ``-2 (x - x_p)``.
+  Every row is taken relative to the anchor row ``p`` (cost identically 0).
+  Unperturbed inputs (symbolic zeros) cost nothing.
+  """
+  xs, ws, k, tau, r = primals
+  dxs, dws, dk, dtau, _ = tangents
+  S = _setup(xs, ws, k, tau, r, M, block)
+  need_q = not _is_zero(dxs)
+  need_t = not _is_zero(dtau)
+  delta, q = _primal(S, want_q=need_q)
+  n, dt, finite, p = S['n'], S['dt'], S['finite'], S['p']
+  cost_full = _anchored_cumsum(delta, p)
+  cost = jnp.where(finite, cost_full, jnp.full_like(cost_full, jnp.inf))[:n]
+  xf = S['xf']
+  dev = xf - xf[p]
+  out = jnp.zeros((S['N'],), dt)
+  if need_q:
+    dx = jnp.where(finite, _pad(dxs, S), jnp.zeros((S['N'],), dt))
+    part = q * dx + _sa_prime_conv(S, S['ws'] * dx)
+    out = out + (part - part[p])
+  if need_t:
+    out = out + _anchored_cumsum(_tau_tangent(S), p) * dtau
+  if not _is_zero(dws):
+    dwp = _pad(dws, S)
+    dC = jnp.cumsum(dwp)
+    dW = dC[-1]
+    Sd = dict(S)
+    Sd['ws'] = dwp
+    Sd['Cx'] = _prev(dC, 0.0)
+    Sd['D'] = dW - Sd['Cx']
+    Sd['tw'] = 2.0 * Sd['Cx'] - dW
+    Sd['hc'] = 2.0 * Sd['Cx'] - S['sigK'] * Sd['tw']
+    out = out + _anchored_cumsum(_primal(Sd)[0], p)
+  if not _is_zero(dk):
+    out = out - 2.0 * dk * dev
+  out = jnp.where(finite, out, jnp.zeros_like(out))[:n]
+  return cost, out
+
+
+_core.defjvp(_core_jvp, symbolic_zeros=True)
+
+
+def sorted_costs(xs, ws, k, r, tau, terms: int, block: int = DEFAULT_BLOCK):
+  """Costs of the sorted sample ``xs`` (weights ``ws``), anchored at ``r``.
+
+  ``(n,)`` in sorted order: ``+inf`` where ``xs`` is infinite and exactly 0 at
+  the anchor (the finite sorted position nearest ``r``); ``terms`` exponential
+  terms (:func:`softq._core.expsum.default_terms`).  Differentiable in
+  ``xs``, ``ws``, ``k`` and ``tau`` (``r`` only picks the anchor and regime).
+  """
+  dt = xs.dtype
+  k = jnp.asarray(k, dt)
+  tau = jnp.asarray(tau, dt)
+  r = lax.stop_gradient(jnp.asarray(r, dt))
+  return _core(xs, ws, k, tau, r, terms, block)
