@@ -223,7 +223,8 @@ def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
     window_shape: window size per spatial dimension, a tuple of ints.
     strides: step per spatial dimension (default all 1).
     padding: ``"VALID"``, ``"SAME"`` or a sequence of ``(low, high)`` pairs.
-    temperature: ``tau >= 0`` (scalar, or broadcasting against the output).
+    temperature: ``tau >= 0`` in the units of ``inputs`` (or of each window's spread
+      with ``temperature_scale``): a scalar or broadcasting against the output.
     algorithm: the soft order-statistic algorithm (see :func:`softq.median`
       and :func:`quantile_pool` for which to pick).
     temperature_scale: None, ``"std"`` or ``"mad"`` (see :func:`softq.median`).

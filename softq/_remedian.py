@@ -157,7 +157,7 @@ def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 
     block_size: ``b >= 2``.
     max_size: the longest stream that must match the one-shot remedian.
     dtype: the compute dtype of the state (float16/bfloat16 become float32).
-    temperature: initial temperature (``0``: the hard remedian; for a traced
+    temperature: initial temperature in data units (``0``: the hard remedian; for a traced
       temperature of 0 the kernels use a tiny positive floor).
 
   Examples:

@@ -83,6 +83,34 @@ def test_weights_real_integer_and_zero(dtype):
   _compare(x, jnp.asarray([0.5]), "inverted_cdf", w=wi, dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_even_median_from_one_pass_equals_deviation(dtype):
+  # An even-n median's two order statistics share one evaluation of the costs
+  # (they are linear in k): same weights and gradients as the dense kernel.
+  rng = np.random.default_rng(11)
+  x = np.round(rng.standard_t(4, 300), 2)          # ties
+  x[[7, 100]] = np.inf
+  x[42] = -np.inf
+  xj = jnp.asarray(x, dtype)
+  std = float(np.std(x[np.isfinite(x)]))
+  tol = 1e-9 if dtype == np.float64 else 5e-4
+
+  @functools.lru_cache(maxsize=None)
+  def weights_and_grad(algorithm):
+    w = lambda v, t: softq.argmedian(v, temperature=t, algorithm=algorithm)
+    g = jax.grad(lambda v, t: softq.median(v, temperature=t, algorithm=algorithm))
+    return jax.jit(w), jax.jit(g)
+
+  for tau in (1e-3, 1e-1, 1.0, 1e2):
+    t = jnp.asarray(tau * std, dtype)
+    ws, gs = weights_and_grad("sorted")
+    wd, gd = weights_and_grad("deviation")
+    np.testing.assert_allclose(ws(xj, t), wd(xj, t), atol=tol, err_msg=f"tau={tau} std")
+  finite = jnp.asarray(x[np.isfinite(x)][:296], dtype)       # even n, finite
+  t = jnp.asarray(0.1 * std, dtype)
+  np.testing.assert_allclose(gs(finite, t), gd(finite, t), atol=tol)
+
+
 def test_extreme_temperatures_and_large_temperature_limit():
   x = np.random.default_rng(4).standard_normal(200)
   f = lambda v, t: softq.quantile(v, 0.3, temperature=t, algorithm="sorted")

@@ -87,12 +87,15 @@ class Kernel(NamedTuple):
   the one-hot of that order statistic (shared over ties, by weight) as
   ``tau -> 0``.  ``batch_select``: False when ``select`` must see one ``k`` at
   a time (it branches on it).  ``batched``: the declared fast path for many
-  short rows, or None.
+  short rows, or None.  ``select_adjacent(state, sample, k, r, r_next, tau)
+  -> (w_k, w_k+1)``: optional, two neighbouring order statistics for the
+  price of one (an even-``n`` median).
   """
   prepare: Callable
   select: Callable
   batch_select: bool = True
   batched: Batched | None = None
+  select_adjacent: Callable | None = None
 
 
 class Algorithm(NamedTuple):
@@ -164,8 +167,16 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool):
     # A few static order statistics: static indices (cheaper than a vmap).
     n_ks = len(ks) if static else ks.shape[0]
     k_at = (lambda u: int(ks[u])) if static else (lambda u: ks[u])
-    w_soft = jnp.stack([kernel.select(state, sample, k_at(u), r_safe[u], tau)
-                        for u in range(n_ks)])
+    rows, u = [], 0
+    while u < n_ks:
+      if (static and kernel.select_adjacent is not None and u + 1 < n_ks
+          and k_at(u + 1) == k_at(u) + 1):
+        rows += kernel.select_adjacent(state, sample, k_at(u), r_safe[u], r_safe[u + 1], tau)
+        u += 2
+      else:
+        rows.append(kernel.select(state, sample, k_at(u), r_safe[u], tau))
+        u += 1
+    w_soft = jnp.stack(rows)
   else:
     w_soft = jax.vmap(lambda k, rr: kernel.select(state, sample, k, rr, tau))(
         jnp.asarray(ks), r_safe)

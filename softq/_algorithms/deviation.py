@@ -28,9 +28,10 @@ from softq._algorithms.base import Kernel
 from softq._core import numerics
 from softq._core import tiling
 
-#: Rows of at most this many values (e.g. sliding windows) take the batched
-#: block kernel for their values.
-SMALL_ROWS = 32
+#: Rows of at most this many values (sliding windows, short axes, remedian
+#: blocks) take the batched short-row kernel for their values: measured on
+#: (10000, 64) value+gradient, 4x faster than the 1-D kernel vmapped.
+SMALL_ROWS = 64
 
 
 def prepare(sample, tau):

@@ -133,5 +133,30 @@ def select(state, sample, k, r, tau):
   return jnp.zeros_like(w).at[perm].set(w)
 
 
+def select_adjacent(state, sample, k, r, r_next, tau):
+  """Weights of the order statistics ``k`` and ``k + 1`` from one evaluation.
+
+  The costs are linear in ``k``: with the same reference ``r``,
+  ``cost_i(k + 1) = cost_i(k) - 2 (x_i - r)``, and the soft-min ignores the
+  constant by which the reference ``r_next`` would shift them.  Rounding grows
+  like ``eps W |x_i - r|``, small near ``r_next``, the neighbour of ``r``.
+  So an even-``n`` median (and every interpolated level whose two order
+  statistics are neighbours) costs one pass of the recurrences, not two.
+  """
+  if state is None:
+    return (deviation.select(None, sample, k, r, tau),
+            deviation.select(None, sample, k + 1, r_next, tau))
+  perm, xs, ws = state
+  cost = sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
+  shift = jnp.where(jnp.isfinite(xs), xs - r, jnp.zeros_like(xs))
+  cost_next = jnp.where(jnp.isfinite(cost), cost - 2.0 * shift, cost)
+  out = []
+  for c in (cost, cost_next):
+    w = numerics.softmin_weights(c, tau, prior=ws)
+    out.append(jnp.zeros_like(w).at[perm].set(w))
+  return tuple(out)
+
+
 #: Short rows (windows, blocks) take the batched dense form of the same function.
-KERNEL = Kernel(prepare, select, batched=deviation.KERNEL.batched)
+KERNEL = Kernel(prepare, select, batched=deviation.KERNEL.batched,
+                select_adjacent=select_adjacent)
