@@ -473,7 +473,7 @@ def emit_targets(cfg: Config, report: Report, quick: bool) -> None:
 
 STANDING_NOTES = [
     "`vs deviation`: `sorted` computes the same soft value as `deviation` (it must agree "
-    "to rounding); `rank` (and the default while it is `rank`) is a different soft "
+    "to rounding); `rank` is a different soft "
     "construction with the same hard limit, so its difference is the gap between two "
     "softenings, not an error.",
     "The machine may be shared: the load average is printed per section.  Interleaving "

@@ -4,7 +4,7 @@ The windows are ``prod(window_shape)`` shifted, strided views of the padded
 input stacked on a new axis (the layout of a hand-written median filter), so
 the gradient is a sum of pads, never a scatter; the reduction over that axis
 is the engine's, as for :func:`softq.quantile` (no kernel is duplicated
-here): windows of up to 32 values take the batched short-row kernel with its
+here): windows of up to 64 values take the batched short-row kernel with its
 analytic tangent.  Padding entries are masked out as with ``where=``: they
 never count, whatever the padding.
 """
@@ -150,7 +150,7 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
   sum of pads.  **Which algorithm:** keep the default.  Every exact
   algorithm computes the same function here except ``"rank"`` and
   ``"subsets"``, and the default (``"sorted"``, the ``"deviation"`` function)
-  runs windows of up to 32 values (a 5x5 window and smaller) through the
+  runs windows of up to 64 values (an 8x8 window and smaller) through the
   batched short-row kernel with an analytic tangent, the fastest path
   measured (``python -m benchmarks --only pool``); ``"rank"`` has no batched
   form and is several times slower.
