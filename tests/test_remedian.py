@@ -105,6 +105,21 @@ def _hits_and_refs(x, valid, k):
   return jnp.asarray(hit), jnp.asarray(r)
 
 
+def _weighted_hits_and_refs(x, weight, k):
+  """NumPy: per row, the value whose cumulative-weight interval holds k + 1/2
+  (weight None: every value counts once) and the present entries equal to it."""
+  x = np.asarray(x)
+  w = np.ones_like(x) if weight is None else np.asarray(weight)
+  ks = np.broadcast_to(np.asarray(k, float), x.shape[:1])
+  refs = []
+  for row, wr, kr in zip(x, w, ks):
+    order = np.argsort(np.where(wr > 0, row, np.inf), kind="stable")
+    cum = np.cumsum(wr[order])
+    refs.append(row[order][min(np.searchsorted(cum, kr + 0.5, side="right"), len(row) - 1)])
+  refs = np.asarray(refs)
+  return jnp.asarray((x == refs[:, None]) & (w > 0)), jnp.asarray(refs)
+
+
 def test_deviation_block_kernel_matches_generic_kernel():
   """The registry's batched "deviation" block kernel equals the 1-D kernel."""
   batched = softq.REGISTRY["deviation"].kernel.batched
@@ -356,7 +371,7 @@ def test_block_value_analytic_tangent_matches_autodiff(case):
   if case == "ties":
     x = np.round(x, 0)
   x = jnp.asarray(x)
-  refs_hits = [softq._algorithms.blocks.hard_select(x, weight, k) for k in ks]
+  refs_hits = [_weighted_hits_and_refs(x, weight, k) for k in ks]
   hits, refs = [h for h, _ in refs_hits], [r for _, r in refs_hits]
   g = 0.5
 
