@@ -89,13 +89,17 @@ class Kernel(NamedTuple):
   a time (it branches on it).  ``batched``: the declared fast path for many
   short rows, or None.  ``select_adjacent(state, sample, k, r, r_next, tau)
   -> (w_k, w_k+1)``: optional, two neighbouring order statistics for the
-  price of one (an even-``n`` median).
+  price of one (an even-``n`` median).  ``references(state, sample, ks) ->
+  (U,)``: optional, the hard values of ``ks`` from the prepared state (a
+  kernel that sorts anyway saves the engine its own sort;
+  :func:`sorted_references`); :func:`hard_references` otherwise.
   """
   prepare: Callable
   select: Callable
   batch_select: bool = True
   batched: Batched | None = None
   select_adjacent: Callable | None = None
+  references: Callable | None = None
 
 
 class Algorithm(NamedTuple):
@@ -119,21 +123,33 @@ class Algorithm(NamedTuple):
 
 def hard_references(sample: Sample, ks):
   """Hard values ``r`` of the order statistics ``ks`` (``(U,)``)."""
-  x, weight, total = sample
-  n = x.shape[0]
+  x, weight, _ = sample
   valid = sample.valid
   key = jax.lax.stop_gradient(x if valid is None else jnp.where(valid, x, jnp.inf))
   if weight is None:
-    srt = jnp.sort(key)
+    return sorted_references(jnp.sort(key), None, ks)
+  order = jnp.argsort(key)
+  return sorted_references(key[order], jnp.where(valid, weight, 0)[order], ks)
+
+
+def sorted_references(srt, ws, ks):
+  """Hard values of the order statistics ``ks`` from a sample sorted in advance.
+
+  ``srt``: the values in ascending order, absent entries ``+inf`` at the end;
+  ``ws``: their weights in that order (0 for absent entries), or None (every
+  entry counts once).  The weighted ``k``-th value is the one whose
+  cumulative-weight interval holds ``k + 1/2`` (the repeated sample's).
+  """
+  srt = jax.lax.stop_gradient(srt)
+  n = srt.shape[0]
+  if ws is None:
     idx = ks if isinstance(ks, np.ndarray) else jnp.clip(ks, 0, n - 1).astype(jnp.int32)
     return srt[idx]
-  order = jnp.argsort(key)
-  srt = key[order]
-  cum = jnp.cumsum(jax.lax.stop_gradient(jnp.where(valid, weight, 0))[order])
-  # The value whose cumulative-weight interval holds k + 1/2.
+  ws = jax.lax.stop_gradient(ws)
+  cum = jnp.cumsum(ws)
   pos = jnp.asarray(ks).astype(cum.dtype) + 0.5
   idx = jnp.searchsorted(cum, pos, side="right")
-  last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
+  last = jnp.maximum(jnp.sum((ws > 0).astype(jnp.int32)) - 1, 0)
   return srt[jnp.clip(idx, 0, last)]
 
 
@@ -155,13 +171,15 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool):
   Order statistics whose hard value is infinite take the hard weights (the
   soft kernels are written for finite reference values).
   """
-  r = hard_references(sample, ks)
-  w_hard = hard_weights(sample, r)
   if hard:
-    return w_hard, r
+    r = hard_references(sample, ks)
+    return hard_weights(sample, r), r
+  state = kernel.prepare(sample, tau)
+  r = (hard_references(sample, ks) if kernel.references is None
+       else kernel.references(state, sample, ks))
+  w_hard = hard_weights(sample, r)
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)
-  state = kernel.prepare(sample, tau)
   static = isinstance(ks, np.ndarray)
   if (static and len(ks) <= 4) or not kernel.batch_select:
     # A few static order statistics: static indices (cheaper than a vmap).

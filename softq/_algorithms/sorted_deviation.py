@@ -77,14 +77,13 @@ for ``tau`` the increments' derivative with the sums differentiated in tau
 JAX transposes the tangent for reverse mode.  Unperturbed inputs cost nothing
 (symbolic zeros).  Second derivatives differentiate the rule by autodiff.
 
-**Cost.**  One sort plus, per call, about four blocked scans over n x M
-(value) and four more for a gradient in x (eight with tau): O(n log n + n M)
-time; O(n) memory (no n x M array is stored except two in the tau tangent;
-XLA temp buffers ~200 bytes/element for value+grad).  n = 531,441 float32,
-tau = 0.01, value+grad: 1.9x ``jnp.median``'s value+grad on a shared 2-core
-CPU (280 vs 147 ms; the argsort + gather alone is ~1.0x), value only 1.75x;
-n = 1e6: 1.9x.  Compile: ~3.5 s (value), ~6.5 s (value+grad in x).  See
-``python -m benchmarks --only exact,default``.
+**Cost.**  One sort -- shared with the hard reference values, which the
+kernel reads off the sorted sample (:func:`references`) -- plus, per call,
+one blocked scan that runs the forward and the backward recurrences together
+(two passes over 2n x M terms) for a value, one more for a gradient in x (two
+with tau): O(n log n + n M) time; O(n) memory (no n x M array is stored
+except two in the tau tangent).  Measured figures: ``python -m benchmarks
+--only exact,default,compile`` and ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -94,6 +93,8 @@ import jax.numpy as jnp
 
 from softq._algorithms import deviation
 from softq._algorithms.base import Kernel
+from softq._algorithms.base import hard_references
+from softq._algorithms.base import sorted_references
 from softq._algorithms.sorted_costs import sorted_costs
 from softq._core import expsum
 from softq._core import numerics
@@ -157,6 +158,14 @@ def select_adjacent(state, sample, k, r, r_next, tau):
   return tuple(out)
 
 
+def references(state, sample, ks):
+  """Hard values of ``ks`` from the sorted sample (no second sort)."""
+  if state is None:
+    return hard_references(sample, ks)
+  _, xs, ws = state
+  return sorted_references(xs, None if sample.weight is None else ws, ks)
+
+
 #: Short rows (windows, blocks) take the batched dense form of the same function.
 KERNEL = Kernel(prepare, select, batched=deviation.KERNEL.batched,
-                select_adjacent=select_adjacent)
+                select_adjacent=select_adjacent, references=references)
