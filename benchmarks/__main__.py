@@ -6,7 +6,8 @@ Usage::
                        [--rounds R] [--gpu-large]
 
 Sections (all by default): remedian, exact, default, rows, pool, quantile,
-compile, memory.  The report is printed as markdown tables, section by
+compile, memory; on request only (``--only ranks``): ranks (the soft ranks'
+O(n log n) path against the dense pairwise sums it replaces above 128 values).  The report is printed as markdown tables, section by
 section, then a targets section (each target, its measured ratio, met or
 missed) and the notes; ``--write`` also writes it, with the machine, the
 versions, the date and the command, to PATH.
@@ -70,6 +71,7 @@ from benchmarks._harness import Impl
 TAU = 0.01
 Q5 = (0.1, 0.25, 0.5, 0.75, 0.9)
 SECTIONS = ("remedian", "exact", "default", "rows", "pool", "quantile", "compile", "memory")
+OPTIONAL_SECTIONS = ("ranks",)      # run with --only only
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DENSE_MAX = 16384     # largest n for O(n^2) implementations
 
@@ -88,6 +90,7 @@ class Config:
   memory_n: int
   memory_dense_n: int
   gpu_large: bool = False     # remedian section: add n = 10**8 against jnp.sum
+  rank_sizes: tuple[int, ...] = (2048, 16384, 131072)
 
 
 FULL = Config(rounds=7, remedian_sizes=(59049, 531441, 1062882),
@@ -98,7 +101,7 @@ FULL = Config(rounds=7, remedian_sizes=(59049, 531441, 1062882),
 QUICK = Config(rounds=7, remedian_sizes=(59049,), exact_sizes=(1024, 65536), default_n=4096,
                row_shapes=((2000, 9), (500, 64)), pool_shape=(4, 32, 32, 8),
                quantile_n=1024, compile_n=10_000, compile_rounds=1,
-               memory_n=16384, memory_dense_n=4096)
+               memory_n=16384, memory_dense_n=4096, rank_sizes=(2048,))
 
 
 # --------------------------------------------------------------------------
@@ -369,8 +372,45 @@ def run_memory(cfg: Config, peers: Peers, report: Report, rng):
     report.emit(f"| {out['algorithm']} | {n:,} | {out['delta_mb']:.1f} | {out['input_mb']:.2f} |")
 
 
+def _dense_ranks(fn):
+  """``fn`` traced with the soft ranks' pairwise sums at every size (the former path)."""
+  from softq._algorithms import rank as rank_algorithm   # pylint: disable=import-outside-toplevel
+
+  def traced(v):
+    saved = rank_algorithm.DENSE_MAX
+    rank_algorithm.DENSE_MAX = 1 << 62
+    jax.clear_caches()        # the engine's jit caches would reuse the other path
+    try:
+      return fn(v)
+    finally:
+      rank_algorithm.DENSE_MAX = saved
+      jax.clear_caches()
+  return traced
+
+
+def run_ranks(cfg: Config, peers: Peers, report: Report, rng):
+  del peers
+  report.section("Soft ranks: O(n log n) vs the dense pairwise sums",
+                 "`softq.rank(x, temperature=0.01)` (v+g of the sum of the ranks) and "
+                 "`softq.median(x, algorithm=\"rank\")`; \"dense\" forces the former "
+                 f"pairwise sums (run up to n = {DENSE_MAX:,}).")
+  for n in cfg.rank_sizes:
+    x = _normal(rng, n)
+    rank = lambda v: softq.rank(v, temperature=TAU)
+    impls = [Impl("softq.rank", rank)]
+    if n <= DENSE_MAX:
+      impls.append(Impl("softq.rank dense", _dense_ranks(rank)))
+    report.case(f"rank n={n:,}", x, impls, cfg.rounds, hard_from=None)
+    median = softq_median("rank").fn
+    impls = [Impl("jnp.median", jnp.median), Impl("softq rank", median)]
+    if n <= DENSE_MAX:
+      impls.append(Impl("softq rank dense", _dense_ranks(median)))
+    report.case(f"rank median n={n:,}", x, impls, cfg.rounds)
+
+
 RUNNERS = dict(remedian=run_remedian, exact=run_exact, default=run_default, rows=run_rows,
-               pool=run_pool, quantile=run_quantile, compile=run_compile, memory=run_memory)
+               pool=run_pool, quantile=run_quantile, compile=run_compile, memory=run_memory,
+               ranks=run_ranks)
 
 
 # --------------------------------------------------------------------------
@@ -525,7 +565,7 @@ def parse_args(argv):
                                    description=__doc__.split("\n", 1)[0])
   parser.add_argument("--quick", action="store_true", help="small smoke run (~2 minutes)")
   parser.add_argument("--only", metavar="SECTION[,SECTION]",
-                      help="run these sections only: " + ", ".join(SECTIONS))
+                      help="run these sections only: " + ", ".join(SECTIONS + OPTIONAL_SECTIONS))
   parser.add_argument("--rounds", type=int, help="timing rounds per case (default 7)")
   parser.add_argument("--gpu-large", action="store_true",
                       help="remedian section: add n = 10**8 against one read of the input")
@@ -533,9 +573,10 @@ def parse_args(argv):
   parser.add_argument("--write", metavar="PATH", help="also write the markdown report here")
   args = parser.parse_args(argv)
   sections = SECTIONS if not args.only else tuple(s.strip() for s in args.only.split(","))
-  unknown = set(sections) - set(SECTIONS)
+  unknown = set(sections) - set(SECTIONS + OPTIONAL_SECTIONS)
   if unknown:
-    parser.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    parser.error(f"unknown section(s) {sorted(unknown)}; choose from "
+                 f"{', '.join(SECTIONS + OPTIONAL_SECTIONS)}")
   if args.no_memory:
     sections = tuple(s for s in sections if s != "memory")
   return args, sections
@@ -553,7 +594,7 @@ def main(argv=None):
   report = Report()
   peers = Peers(report.notes)
   rng = np.random.default_rng(0)
-  for name in SECTIONS:
+  for name in SECTIONS + OPTIONAL_SECTIONS:
     if name in sections:
       RUNNERS[name](cfg, peers, report, rng)
   emit_targets(cfg, report, args.quick)

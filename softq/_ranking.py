@@ -54,7 +54,9 @@ def rank(a: ArrayLike, axis: int | None = -1, *, descending: bool = False,
   ``descending=True`` ranks the largest value 1.  ``axis=None`` ranks the
   flattened array (the result is 1-D, as ``jnp.sort(axis=None)``).  As
   ``tau -> inf`` every rank tends to ``(n + 1)/2``.  A NaN in a slice makes
-  that slice's ranks NaN (as ``rankdata``'s default).  O(n^2) time, O(n) memory.
+  that slice's ranks NaN (as ``rankdata``'s default).  O(n log n) time (all pairs
+  summed through fitted exponential sums and recurrences; pairwise up to 128
+  values, the same function to rounding), O(n) memory.
   ``temperature`` is in data units, or a fraction of each slice's spread
   with ``temperature_scale="std"`` or ``"mad"`` (see :func:`softq.median`).
 
@@ -79,7 +81,7 @@ def sort(a: ArrayLike, axis: int | None = -1, *, kind: None = None, order: None 
   A drop-in for :func:`jax.numpy.sort` (``axis=None`` sorts the flattened
   array; ``descending=True`` reverses the order).  Each output is a convex
   combination of the inputs (so the soft sort lies in ``[min, max]``); with
-  ``algorithm="rank"`` the soft ranks are computed once (O(n^2) for the
+  ``algorithm="rank"`` the soft ranks are computed once (O(n log n) for the
   whole sort).  Hard limit: ``jnp.sort``.  As ``tau -> inf`` every output
   tends to the mean.  ``kind`` and ``order`` are not supported (as in
   ``jnp.sort``, which refuses ``order``); ``stable`` is accepted and has no

@@ -46,7 +46,7 @@ REGISTRY: Mapping[str, Algorithm] = types.MappingProxyType({a.name: a for a in (
     _exact("deviation", deviation,
            "soft minimiser of the total (pinball) deviation", "O(n^2), O(n) memory"),
     _exact("rank", rank, "soft ranks re-centred on the wanted rank",
-           "O(n^2), O(n) memory"),
+           "O(n log n) (pairwise up to 128 values), O(n) memory"),
     _exact("sorted", sorted_deviation,
            "the deviation function, sorting once and summing its soft part by "
            "exponential-sum recurrences (exact at every temperature)", "O(n log n), O(n) memory"),

@@ -106,25 +106,34 @@ def evaluate(name: str, M: int, t) -> np.ndarray:
   return out
 
 
-def linrec(a, b):
-  """``y_i = a_i y_{i-1} + b_i`` (``y_{-1} = 0``) along the last axis.
+def block_size(N: int) -> int:
+  """Steps per block of the two-level scan: ``ceil(sqrt(N))``."""
+  return max(1, int(math.ceil(math.sqrt(N))))
 
-  ``a`` broadcasts against ``b`` (it may omit leading axes of ``b`` or have
-  size-1 ones); both are real.  Two-level blocked evaluation (see the module
-  docstring): O(N) work, ~2 sqrt(N) sequential steps.
-  """
-  N = b.shape[-1]
-  a = jnp.broadcast_to(a, a.shape[:-1] + (N,))
-  size = max(1, int(math.ceil(math.sqrt(N))))
+
+def to_layout(v, size: int):
+  """``(..., N) -> (size, ..., nb)``: element ``j * size + t`` at ``[t, ..., j]`` (zero-padded)."""
+  N = v.shape[-1]
   nb = -(-N // size)
   pad = nb * size - N
   if pad:
-    a = jnp.concatenate([a, jnp.zeros(a.shape[:-1] + (pad,), a.dtype)], -1)
-    b = jnp.concatenate([b, jnp.zeros(b.shape[:-1] + (pad,), b.dtype)], -1)
-  # (..., N) -> (size, ..., nb): step t of block j is element j * size + t.
-  a3 = jnp.moveaxis(a.reshape(a.shape[:-1] + (nb, size)), -1, 0)
-  b3 = jnp.moveaxis(b.reshape(b.shape[:-1] + (nb, size)), -1, 0)
+    v = jnp.concatenate([v, jnp.zeros(v.shape[:-1] + (pad,), v.dtype)], -1)
+  return jnp.moveaxis(v.reshape(v.shape[:-1] + (nb, size)), -1, 0)
 
+
+def from_layout(v, N: int):
+  """Inverse of :func:`to_layout`."""
+  v = jnp.moveaxis(v, 0, -1)
+  return v.reshape(v.shape[:-2] + (-1,))[..., :N]
+
+
+def linrec_laid(a, b):
+  """:func:`linrec` on arrays already in the blocked layout ``(size, ..., nb)``.
+
+  Build the (large) inputs directly in this layout from laid-out per-element
+  data and reduce the outputs before leaving it: transposing ``M``-fold
+  arrays costs more than the scans themselves on XLA:CPU.
+  """
   def local(carry, ab):
     y, p = carry
     at, bt = ab
@@ -132,8 +141,8 @@ def linrec(a, b):
     p = p * at
     return (y, p), (y, p)
 
-  init = (jnp.zeros(b3.shape[1:], b.dtype), jnp.ones(a3.shape[1:], a.dtype))
-  (yend, pend), (ys, ps) = lax.scan(local, init, (a3, b3))
+  init = (jnp.zeros(b.shape[1:], b.dtype), jnp.ones(a.shape[1:], a.dtype))
+  (yend, pend), (ys, ps) = lax.scan(local, init, (a, b))
   # Block carries: c_j = P_j c_{j-1} + E_j over the nb blocks; block j starts from c_{j-1}.
   pend = jnp.broadcast_to(pend, yend.shape)
 
@@ -143,6 +152,17 @@ def linrec(a, b):
 
   _, cin = lax.scan(across, jnp.zeros(yend.shape[:-1], b.dtype),
                     (jnp.moveaxis(pend, -1, 0), jnp.moveaxis(yend, -1, 0)))
-  y = ys + ps * jnp.moveaxis(cin, 0, -1)[None]
-  y = jnp.moveaxis(y, 0, -1).reshape(y.shape[1:-1] + (nb * size,))
-  return y[..., :N]
+  return ys + ps * jnp.moveaxis(cin, 0, -1)[None]
+
+
+def linrec(a, b):
+  """``y_i = a_i y_{i-1} + b_i`` (``y_{-1} = 0``) along the last axis.
+
+  ``a`` broadcasts against ``b`` (it may have size-1 leading axes); both are
+  real.  Two-level blocked evaluation (see the module docstring): O(N) work,
+  ~2 sqrt(N) sequential steps.
+  """
+  N = b.shape[-1]
+  size = block_size(N)
+  a = jnp.broadcast_to(a, a.shape[:-1] + (N,))
+  return from_layout(linrec_laid(to_layout(a, size), to_layout(b, size)), N)
