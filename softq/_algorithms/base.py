@@ -302,7 +302,13 @@ def exact_reduce(kernel: Kernel) -> Callable:
 
     def run(tau_rows):
       t_axis = 0 if jnp.ndim(tau_rows) == 1 else None
-      out = jax.vmap(one, in_axes=(0, w_axis, t_axis))(rows.x, rows.weight, tau_rows)
+      if rows.x.shape[0] == 1:
+        # One row (a full reduction): call the kernel directly.  The same
+        # program, without the batching interpreter's tracing cost.
+        out = one(rows.x[0], None if w_axis is None else rows.weight[0],
+                  tau_rows if t_axis is None else tau_rows[0])[None]
+      else:
+        out = jax.vmap(one, in_axes=(0, w_axis, t_axis))(rows.x, rows.weight, tau_rows)
       return jnp.swapaxes(out, 0, 1)   # (Q, B[, n])
 
     if jnp.ndim(tau) == 2:
