@@ -67,19 +67,20 @@ t_ij^m`` (``F_i = A_i F_{i-1} + z_i EL_i``, a second recurrence), bounded at
 every temperature.  Unperturbed inputs cost nothing (symbolic zeros); second
 derivatives differentiate the rule by autodiff.
 
-**Cost.**  One sort plus O(n M) work in ~4 sqrt(n) sequential steps (the
-M-fold arrays built and reduced in the scan's blocked layout); memory O(n M)
+**Cost.**  One sort plus O(n M) work in ~3 sqrt(n) sequential steps per
+recurrence (the M-fold arrays built and reduced in the scan's blocked
+layout); memory O(n M)
 (the per-term sums are stored: ``2 R M n`` numbers per recurrence, ``R`` = 1
 for the value, 2-3 in the tangent).  Measured value+gradient, float32,
 tau = 0.01, shared 2-core CPU (``python -m benchmarks --only ranks``; dense =
 the pairwise sums forced):
 
     n          softq.rank (sum)        softq.median(algorithm="rank")
-    2,048      4.4 ms (dense 6.5)      6.0 ms (dense 78)
-    16,384     29 ms (dense 500)       31 ms (dense 2,300)
-    131,072    315 ms                  356 ms (jnp.median: 33 ms)
+    2,048      2.3 ms (dense 2.9)      6.1 ms (dense 59)
+    16,384     18 ms (dense 451)       22 ms (dense 1,160)
+    131,072    265 ms                  304 ms (jnp.median: 36 ms)
 
-Compile: ~3.5 s (rank, value+gradient), ~6 s (median).
+Compile (value+gradient, n = 16,384): ~2.3 s (rank), ~3.5 s (median).
 """
 
 from __future__ import annotations
