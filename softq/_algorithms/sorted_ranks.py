@@ -48,7 +48,7 @@ unit of total weight ``W``, gradients of ``sum(a r) + sum(b c) + tau_rank``
 relative to the largest x-gradient; n = 129, 500, 2000):
 
                      ranks      ties       tau_rank   d/dx       d/dtau
-    float32 (M=10):  9e-7 W     1e-5 W     2e-7 rel   1e-4       6e-4 rel
+    float32 (M=10):  1e-6 W     1.3e-5 W   2e-7 rel   1.5e-4     6e-4 rel
     (dense float32:  9e-8 W     1e-7 W     2e-7 rel   1e-6       3e-4 rel)
     float64 (M=18):  6e-15 W    3e-13 W    2e-14 rel  1e-10      2e-10 rel
 
