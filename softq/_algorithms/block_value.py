@@ -77,6 +77,7 @@ class Spec(NamedTuple):
   mixed: bool            # two order statistics mixed by g into one value
   hard: bool = False     # the hard order statistics only
   unit: Any = None       # a static common weight (Python number), if any
+  value_ks: bool = False  # ks count values of equal weight u, not copies (see values)
 
 
 # --------------------------------------------------------------------------
@@ -384,7 +385,9 @@ def _compute(spec: Spec, xt, tau, hz, extra, rule: bool):
   smp = _sample(spec, xt, extra["weight"])
   ks = [k if k is not None else extra["ks"][u] for u, k in enumerate(spec.ks)]
   counts = _counts(smp)
-  hits = [_hits(smp, counts, k) for k in ks]
+  # value_ks: select and slope as for b values of weight 1 (the costs keep u)
+  sel = smp._replace(unit=1, total=xt.shape[0]) if spec.value_ks else smp
+  hits = [_hits(sel, counts, k) for k in ks]
   if spec.hard:
     return _mix(spec, extra, [r for _, r in hits])
   x = smp.x
@@ -393,13 +396,13 @@ def _compute(spec: Spec, xt, tau, hz, extra, rule: bool):
           for _, rk in hits]
   parts = _pairs(smp, refs, tau, hz, rule)
   hs, e = parts[0], parts[1]
-  total = jnp.asarray(smp.total, dtype)
+  total = jnp.asarray(sel.total, dtype)
   outs = []
   for k, (hit, rk), h, r in zip(ks, hits, hs, refs):
     d = jnp.where(jnp.isfinite(x), x, r) - r
     soft = h + tau * e
-    slope = (2.0 * k + 1.0) - smp.total if isinstance(k, (int, np.integer)) and isinstance(
-        smp.total, (int, np.integer)) else 2.0 * jnp.asarray(k, dtype) + 1.0 - total
+    slope = (2.0 * k + 1.0) - sel.total if isinstance(k, (int, np.integer)) and isinstance(
+        sel.total, (int, np.integer)) else 2.0 * jnp.asarray(k, dtype) + 1.0 - total
     cost = jnp.where(present, soft - slope * d, jnp.inf)
     w, zeta = _softmin(cost, smp, tau, hz)
     fin = jnp.isfinite(rk)
@@ -465,7 +468,7 @@ def _tile_size(n: int, b: int) -> int:
 
 
 def values(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
-           hard: bool = False, tiles: bool = True):
+           hard: bool = False, tiles: bool = True, value_ks: bool = False):
   """The ``"deviation"`` order statistics ``ks`` of many short samples.
 
   Args:
@@ -484,6 +487,13 @@ def values(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
     tiles: split many samples into cache-sized tiles (a ``lax.map``).  False
       for callers whose batch is already bounded and may be sharded (the
       remedian's scan steps): a loop over a sharded axis would gather it.
+    value_ks: with a scalar ``weight`` ``u`` (static or traced): ``ks``
+      count *values*, not copies: ``k`` stands for the copy statistic
+      ``k + b (u - 1) / 2`` (the slope ``2k + 1 - b`` of ``b`` unit values),
+      which for the median's ``k`` of ``b`` values (``(b - 1) // 2`` and
+      ``b // 2``) is the weighted median of the ``b u`` copies and selects
+      value ``k``.  The program then does not depend on ``u``: the
+      remedian's uniform levels share one kernel with ``u`` traced.
 
   Returns:
     ``(N,)`` with ``g``, else ``(len(ks), N)``.
@@ -495,8 +505,10 @@ def values(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
   dtype = x.dtype
   mode, w_static, w_cols = _weight_mode(weight, columns)
   static_u = w_static if isinstance(w_static, (int, float, np.integer, np.floating)) else None
+  if value_ks and mode not in ("unit", "scalar"):
+    raise ValueError(f"value_ks needs a scalar weight, got mode {mode!r}")
   spec = Spec(mode, tuple(int(k) if isinstance(k, (int, np.integer)) else None for k in ks),
-              g is not None, hard, static_u)
+              g is not None, hard, static_u, value_ks and mode == "scalar")
   inv, log_tau = hoisted
   per = dict(tau=tau, inv=inv, log_tau=log_tau, g=g)
   per = {key: (None if v is None else jnp.asarray(v, dtype)) for key, v in per.items()}

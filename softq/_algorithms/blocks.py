@@ -175,7 +175,7 @@ def _weigh_columns(t, weight):
 # --------------------------------------------------------------------------
 
 def soft_value(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
-               tiles: bool = True):
+               tiles: bool = True, value_ks: bool = False):
   """Soft ``"deviation"`` values of the order statistics ``ks`` of every row.
 
   ``x``: ``(N, b)`` rows (or ``(b, N)`` with ``columns=True``); ``weight``:
@@ -183,7 +183,10 @@ def soft_value(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
   ``ks``: order statistics in copies (static ints, traced scalars or ``(N,)``);
   ``tau``: scalar or ``(N,)``, ``hoisted`` its
   :func:`softq._core.numerics.hoisted_temperature`.  Returns ``(len(ks), N)``,
-  or ``(N,)`` mixed ``(1 - g) v_0 + g v_1``.  See
+  or ``(N,)`` mixed ``(1 - g) v_0 + g v_1``.  ``value_ks``: with a scalar
+  weight ``u``, the ks of the median of ``b`` values stand for the weighted
+  median of the ``b u`` copies (the remedian's uniform levels).  See
   :func:`softq._algorithms.block_value.values`.
   """
-  return block_value.values(x, weight, ks, tau, hoisted, g=g, columns=columns, tiles=tiles)
+  return block_value.values(x, weight, ks, tau, hoisted, g=g, columns=columns, tiles=tiles,
+                            value_ks=value_ks)

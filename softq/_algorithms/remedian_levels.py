@@ -64,8 +64,23 @@ def _mix(g, lo, hi):
 
 def block_level(ctx: Ctx, blk, vblk, weight, total, stat):
   """Reduces ``(N, b)`` blocks: node values ``blk`` pick the weights, ``vblk``
-  (or ``blk`` itself when None) is what the weights average."""
-  lo, hi, g = stat(total)
+  (or ``blk`` itself when None) is what the weights average.
+
+  The weighted median of a *uniform* block (``weight`` one scalar ``u``,
+  static or traced: ``W = b u`` copies) selects the same values, with the
+  same slopes ``2k + 1 - W``, as the median of ``b`` unit values
+  (``k = (b - 1) // 2`` and ``b // 2``, in values): only the costs scale by
+  ``u``.  Its order statistics are therefore static for every ``u``, and
+  every uniform level shares one kernel program.
+  """
+  b = blk.shape[-1]
+  uniform = stat is median_stat and (weight is None or jnp.ndim(weight) == 0)
+  if uniform:
+    lo, hi, g = median_stat(b)          # in values (see above)
+    sel_weight, sel_total = None, b
+  else:
+    lo, hi, g = stat(total)
+    sel_weight, sel_total = weight, total
   same = is_static(lo) and is_static(hi) and lo == hi
   gg = None if same else jnp.asarray(g, blk.dtype)   # scalar, or one per block
   batched = ctx.kernel.batched
@@ -73,10 +88,12 @@ def block_level(ctx: Ctx, blk, vblk, weight, total, stat):
       and not ctx.grad_weights):
     # The value path: the batched kernel finds the order statistics itself.
     if same:
-      return batched.value(blk, weight, [lo], ctx.tau, ctx.inv_tau, tiles=False)[0], None
-    return batched.value(blk, weight, [lo, hi], ctx.tau, ctx.inv_tau, g=gg, tiles=False), None
-  hit_lo, r_lo = _blocks.hard_select(blk, weight, lo)
-  hit_hi, r_hi = (hit_lo, r_lo) if same else _blocks.hard_select(blk, weight, hi)
+      return batched.value(blk, weight, [lo], ctx.tau, ctx.inv_tau, tiles=False,
+                           value_ks=uniform)[0], None
+    return batched.value(blk, weight, [lo, hi], ctx.tau, ctx.inv_tau, g=gg, tiles=False,
+                         value_ks=uniform), None
+  hit_lo, r_lo = _blocks.hard_select(blk, sel_weight, lo)
+  hit_hi, r_hi = (hit_lo, r_lo) if same else _blocks.hard_select(blk, sel_weight, hi)
   if ctx.hard:
     w = _mix(None if same else gg[..., None] if gg.ndim else gg,
              _blocks.hit_weights(hit_lo, weight, blk.dtype),
@@ -88,8 +105,11 @@ def block_level(ctx: Ctx, blk, vblk, weight, total, stat):
   ks, refs, hits = ([lo], [r_lo], [hit_lo]) if same else (
       [lo, hi], [r_lo, r_hi], [hit_lo, hit_hi])
   if batched is not None:
-    ws = batched.weights(blk, weight, total, ks, refs, hits, ctx.tau, ctx.inv_tau)
+    ws = batched.weights(blk, weight, sel_total, ks, refs, hits, ctx.tau, ctx.inv_tau)
   else:
+    if uniform:   # the kernel's own copies: k + b (u - 1) / 2 of the b u
+      u = 1 if weight is None else weight
+      ks = [k + 0.5 * b * (u - 1) for k in ks]
     ws = _generic_weights(ctx, blk, weight, total, ks)
   w = ws[0] if same else _mix(gg[..., None] if gg.ndim else gg, ws[0], ws[1])
   value = numerics.weighted_sum(w, blk)

@@ -170,35 +170,74 @@ def _tree(ctx: Ctx, x, xv, count, weight, stat0):
     return None if t is None else jnp.swapaxes(t, 0, 1).reshape(n_roots)
 
   roots, vroots, rweights = flat(roots), flat(vroots), flat(rweights)
+  n_top = num_levels(n_roots, b) if n_roots > 1 else 0
+  partial = None
   if weight is None:
-    roots, vroots = _redo_partial_chunk(ctx, x, xv, count, chunk, c, stat0, roots, vroots)
+    partial = _partial_chunk(ctx, x, xv, count, chunk, stat0)
     starts = jnp.arange(n_roots) * chunk
     rweights = jnp.clip(count - starts, 0, chunk).astype(x.dtype)
-  if n_roots > 1:
-    roots, vroots, _ = _levels(ctx, roots, vroots, rweights, median_stat,
-                               num_levels(n_roots, b), 0)
+  if partial is not None:
+    roots, vroots = _partial_and_top(ctx, partial, c - 1, roots, vroots, rweights, n_top)
+  elif n_top:
+    roots, vroots, _ = _levels(ctx, roots, vroots, rweights, median_stat, n_top, 0)
   return roots[0] if vroots is None else vroots[0]
 
 
-def _redo_partial_chunk(ctx, x, xv, count, chunk, c, stat0, roots, vroots):
-  """The chunk holding the end of the data, reduced with its exact counts."""
+def _partial_chunk(ctx, x, xv, count, chunk, stat0):
+  """The first level of the chunk holding the end of the data, with its
+  exact counts: ``(values, averaged values, weights, j, has)`` of its
+  ``chunk / b`` block results (``j``: the chunk's index; ``has``: the data
+  end inside it), or None when the data end on a chunk boundary."""
   if isinstance(count, (int, np.integer)):
     j, rem = divmod(int(count), chunk)
     if not rem:
-      return roots, vroots
+      return None
     start, has = j * chunk, True
   else:
-    j = jnp.clip(count // chunk, 0, roots.shape[0] - 1)
+    j = jnp.clip(count // chunk, 0, x.shape[0] // chunk - 1)
     rem = count - (count // chunk) * chunk
     start, has = j * chunk, rem > 0
   part = jax.lax.dynamic_slice_in_dim(x, start, chunk)
   vpart = None if xv is None else jax.lax.dynamic_slice_in_dim(xv, start, chunk)
   counts = (jnp.arange(chunk) < rem).astype(x.dtype)
-  r, vr, _ = _levels(ctx, part, vpart, counts, stat0, c, 1)
-  roots = roots.at[j].set(jnp.where(has, r[0], roots[j]))
-  if vr is not None:
-    vroots = vroots.at[j].set(jnp.where(has, vr[0], vroots[j]))
-  return roots, vroots
+  v, vv, w = one_level(ctx, part, vpart, counts, stat0)
+  return v, vv, w, j, has
+
+
+def _partial_and_top(ctx, partial, n_part, roots, vroots, rweights, n_top):
+  """The partial chunk's remaining ``n_part`` levels, then the ``n_top``
+  levels of the chunk roots (the partial chunk's root in place ``j``), as
+  one ``lax.fori_loop`` on one buffer: one weighted kernel program for both.
+
+  Iteration ``n_part`` swaps the buffer for the roots; the buffer is as
+  long as the longer of the two (a multiple of ``b``), zero weight behind.
+  """
+  b = ctx.block_size
+  v, vv, w, j, has = partial
+  size = max(v.shape[0], ceil_div(roots.shape[0], b) * b)
+  pad = lambda t: pad_to(t, size)
+  v, vv, w = pad(v), pad(vv), pad(w)
+  roots_b, vroots_b, rweights_b = pad(roots), pad(vroots), pad(rweights)
+
+  def fix(t, r):
+    """The roots with the partial chunk's root ``r`` at ``j`` (when it has data)."""
+    return t.at[j].set(jnp.where(has, r, t[j]))
+
+  def body(i, carry):
+    v, vv, w = carry
+    swap = i == n_part
+    v = jnp.where(swap, fix(roots_b, v[0]), v)
+    vv = None if vv is None else jnp.where(swap, fix(vroots_b, vv[0]), vv)
+    w = jnp.where(swap, rweights_b, w)
+    out, vout, w = one_level(ctx, v, vv, w, median_stat)
+    return pad(out), pad(vout), pad(w)
+
+  if n_part + n_top:
+    v, vv, _ = jax.lax.fori_loop(0, n_part + n_top, body, (v, vv, w))
+  if n_top:
+    return v[:1], None if vv is None else vv[:1]
+  # one chunk: the partial chunk is the whole tree
+  return (fix(roots, v[0]), None if vv is None else fix(vroots, vv[0]))
 
 
 def _compact(t, valid):
