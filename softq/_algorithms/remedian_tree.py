@@ -41,17 +41,22 @@ from softq._core import numerics
 #: cache.  Tuned with ``python -m benchmarks.remedian``.
 _CHUNK_MAX = 1 << 14
 _STEP_TARGET = 1 << 16
+#: Work a level loop may repeat on zeros, as a fraction of the first level's
+#: (see :func:`_unrolled`).
+_LOOP_WASTE = 0.5
 
 def _unrolled(block_size: int, levels: int) -> int:
   """Levels to unroll before a loop on a fixed buffer takes over.
 
   The loop keeps the buffer size of the first looped level, so it repeats
-  work on zeros; unrolling until that waste is under ~6% of the first
-  level's keeps the run time, while the loop keeps the program (and its
-  compile time) the same size for every ``n``.
+  work on zeros; every unrolled level is one more kernel program to compile.
+  Unrolling stops once the repeated work is under :data:`_LOOP_WASTE` of the
+  first level's (for ``b = 7`` after the first level: measured, the loop's
+  small levels cost their fixed overhead, not their size, and the scan's
+  run time did not change while its compile time fell by 15%).
   """
   u = 1
-  while u < levels and (levels - u) / block_size ** u > 0.06:
+  while u < levels and (levels - u) / block_size ** u > _LOOP_WASTE:
     u += 1
   return u
 
@@ -177,17 +182,17 @@ def _tree(ctx: Ctx, x, xv, count, weight, stat0):
     starts = jnp.arange(n_roots) * chunk
     rweights = jnp.clip(count - starts, 0, chunk).astype(x.dtype)
   if partial is not None:
-    roots, vroots = _partial_and_top(ctx, partial, c - 1, roots, vroots, rweights, n_top)
+    roots, vroots = _partial_and_top(ctx, partial, c, roots, vroots, rweights, n_top, stat0)
   elif n_top:
     roots, vroots, _ = _levels(ctx, roots, vroots, rweights, median_stat, n_top, 0)
   return roots[0] if vroots is None else vroots[0]
 
 
 def _partial_chunk(ctx, x, xv, count, chunk, stat0):
-  """The first level of the chunk holding the end of the data, with its
-  exact counts: ``(values, averaged values, weights, j, has)`` of its
-  ``chunk / b`` block results (``j``: the chunk's index; ``has``: the data
-  end inside it), or None when the data end on a chunk boundary."""
+  """The chunk holding the end of the data, with its exact counts (1 for
+  data, 0 for padding): ``(values, averaged values, counts, j, has)``
+  (``j``: the chunk's index; ``has``: the data end inside it), or None when
+  the data end on a chunk boundary."""
   if isinstance(count, (int, np.integer)):
     j, rem = divmod(int(count), chunk)
     if not rem:
@@ -200,14 +205,14 @@ def _partial_chunk(ctx, x, xv, count, chunk, stat0):
   part = jax.lax.dynamic_slice_in_dim(x, start, chunk)
   vpart = None if xv is None else jax.lax.dynamic_slice_in_dim(xv, start, chunk)
   counts = (jnp.arange(chunk) < rem).astype(x.dtype)
-  v, vv, w = one_level(ctx, part, vpart, counts, stat0)
-  return v, vv, w, j, has
+  return part, vpart, counts, j, has
 
 
-def _partial_and_top(ctx, partial, n_part, roots, vroots, rweights, n_top):
-  """The partial chunk's remaining ``n_part`` levels, then the ``n_top``
-  levels of the chunk roots (the partial chunk's root in place ``j``), as
-  one ``lax.fori_loop`` on one buffer: one weighted kernel program for both.
+def _partial_and_top(ctx, partial, n_part, roots, vroots, rweights, n_top, stat0):
+  """The partial chunk's ``n_part`` levels (the first with ``stat0``), then
+  the ``n_top`` levels of the chunk roots (the partial chunk's root in place
+  ``j``), as one ``lax.fori_loop`` on one buffer: one weighted kernel
+  program for both (the loop's waste is on one chunk and the roots only).
 
   Iteration ``n_part`` swaps the buffer for the roots; the buffer is as
   long as the longer of the two (a multiple of ``b``), zero weight behind.
@@ -229,7 +234,11 @@ def _partial_and_top(ctx, partial, n_part, roots, vroots, rweights, n_top):
     v = jnp.where(swap, fix(roots_b, v[0]), v)
     vv = None if vv is None else jnp.where(swap, fix(vroots_b, vv[0]), vv)
     w = jnp.where(swap, rweights_b, w)
-    out, vout, w = one_level(ctx, v, vv, w, median_stat)
+    stat = median_stat
+    if stat0 is not median_stat:   # the first level's order statistic (quantiles)
+      stat = lambda total: tuple(jnp.where(i == 0, a, m) for a, m in
+                                 zip(stat0(total), median_stat(total)))
+    out, vout, w = one_level(ctx, v, vv, w, stat)
     return pad(out), pad(vout), pad(w)
 
   if n_part + n_top:
