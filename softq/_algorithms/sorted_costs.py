@@ -14,12 +14,11 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from softq._core import expsum
 
-DEFAULT_BLOCK = 128
+DEFAULT_BLOCK = 64
 
 
 # ---------------------------------------------------------------------------
@@ -60,10 +59,10 @@ def _setup(xs, ws, k, tau, r, M, block):
   spread = lax.stop_gradient(
       jnp.sum(wf * jnp.abs(xf - r)) / jnp.where(wsum > 0, wsum, jnp.ones_like(wsum)))
   tau_sg = lax.stop_gradient(tau)
-  mvec = np.arange(1, M + 1, dtype=np.float64)
-  useK = 2.0 * jnp.asarray(mvec, dt) * spread < math.log(2.0) * tau_sg     # (M,)
-  a2m = 2.0 * mvec * expsum.coefficients(M)                                # 2 m a_m
-  sigK = jnp.sum(jnp.where(useK, jnp.asarray(a2m, dt), 0.0))
+  useK = [2.0 * (m + 1) * spread < math.log(2.0) * tau_sg for m in range(M)]
+  a = expsum.coefficients(M)
+  a2m = [float(2 * (m + 1) * a[m]) for m in range(M)]
+  sigK = sum(jnp.where(useK[m], a2m[m], 0.0) for m in range(M)).astype(dt)
   tw = 2.0 * Cx - W
   hc = 2.0 * (Cx - k) - 1.0 - sigK * tw
   # sum_{m in K} 2 m a_m G_m, G_m = g - g phi(m z) = tau H(m z) / (2m): one fused
@@ -93,16 +92,11 @@ def _k_gap_term(g, z, reset, tau, useK, a2m, M):
     bm = bm + am * b1
     am = am * a1
     c = float(a2m[m]) / (2.0 * (m + 1))          # a_m
-    acc = acc + _sel(useK[m], c * hm, zero)
-    accb = accb + _sel(useK[m], c * bm, zero)
-  sig = jnp.sum(jnp.where(useK, jnp.asarray(a2m, z.dtype), 0.0))
+    acc = acc + jnp.where(useK[m], c * hm, 0.0)
+    accb = accb + jnp.where(useK[m], c * bm, 0.0)
+  sig = sum(jnp.where(useK[m], a2m[m], 0.0) for m in range(M))
   # Clipped gaps: G_m = g - tau B_m / (2m) with B_m = 1.
   return jnp.where(reset, g * sig - tau * accb, tau * acc)
-
-
-def _sel(pred, a, b):
-  """``a if pred else b`` for a scalar ``pred`` (``lax.select``: one op, cheap to trace)."""
-  return lax.select(pred, a, b)
 
 
 def _anchored_cumsum(delta, p):
@@ -114,74 +108,18 @@ def _anchored_cumsum(delta, p):
   return jnp.cumsum(up) - (jnp.cumsum(down[::-1])[::-1] - down)
 
 
-def _unseq(S, out):
-  """Inverse of :func:`_seq_stack` for a scan's ``(B, nb)`` output (or a flat ``(2N,)``): ``(fwd, bwd)``."""
-  v = expsum.from_layout(out) if out.ndim == 2 else out
-  N = S['N']
-  return v[:N], v[N:][::-1]
+def _lay(S, v):
+  return expsum.to_layout(v, S['B'])
 
 
-def _seq_stack(S, pairs):
-  """Both directions of each input as one sequence, all inputs in one ``(B, K, nb)`` array.
-
-  A backward recurrence is a forward one on reversed data, and each half
-  starts with a reset (factor 0: the first gap, and the one past the end), so
-  one scan runs both with no crosstalk; blocks never straddle the halves.
-  Each pair ``(fwd, bwd)`` becomes ``fwd`` then ``bwd`` reversed; stacking
-  the inputs costs one transpose for all.  Booleans become 0/1.
-  """
-  dt = S['dt']
-  flat = jnp.stack([jnp.concatenate([f, b[::-1]]).astype(dt) for f, b in pairs])  # (K, 2N)
-  return flat.reshape(len(pairs), -1, S['B']).transpose(2, 0, 1)
+def _fwd_inputs(S):
+  """Forward recurrences: factor of element ``i`` is ``A^m(z_i)`` (gap i-1..i)."""
+  return _lay(S, S['z']), _lay(S, S['reset'])
 
 
-def _unstack(out):
-  """A scan's stacked ``(B, J, nb)`` output -> ``(J, 2N)`` in sequence order."""
-  return out.transpose(1, 2, 0).reshape(out.shape[1], -1)
-
-
-def _unseq_shifted(S, out):
-  """``(e_i, e'_i)`` from an output emitted one position late (at the next element).
-
-  Forward: position ``i`` itself.  Backward: sequence position ``p + 1`` of
-  original ``i`` (``p = N - 1 - i``), i.e. flat index ``2N - i``; ``i = 0`` has
-  none (its gap is masked out by the callers).
-  """
-  v = expsum.from_layout(out) if out.ndim == 2 else out
-  N = S['N']
-  bwd = jnp.concatenate([jnp.zeros((1,), v.dtype), v[N + 1:][::-1]])
-  return v[:N], bwd
-
-
-def _scan(S, step, emit, *data):
-  """:func:`softq._core.expsum.two_level_scan` of both directions at once.
-
-  The step sees ``(G, *data)`` at its position: ``G = (z, reset)`` of its
-  factor (forward: ``A(z_i)``, gap ``i-1..i``; backward: ``A(z_{i+1})``, as
-  ``u_i = A_{i+1} u_{i+1} + beta_i``), then each ``data`` array's slice
-  (``(B, K, nb)`` from :func:`_seq_stack`).  The gaps stay a separate input
-  so that a scan linear in ``data`` (a tangent) stays linear.
-  """
-  z, reset = S['z'], S['reset']
-  G = _seq_stack(S, ((z, _next(z, 0.0)), (reset, _next(reset, True))))
-  return expsum.two_level_scan(step, emit, (G,) + data, G[:, 0], G[:, 1] > 0.5, S['M'])
-
-
-def _gap(t):
-  """``(z, reset)`` of a step's slice (see :func:`_scan`)."""
-  return t[0][0], t[0][1] > 0.5
-
-
-def _block_sign(S, nb):
-  """``+1`` on the forward half's blocks, ``-1`` on the backward half's ``(nb,)``."""
-  return jnp.where(jnp.arange(nb) < nb // 2, 1.0, -1.0).astype(S['dt'])
-
-
-def _coefs(S):
-  """Per term: ``a_m sgn_m`` (``sgn = +1`` complementary, -1 plain) and ``2 m a_m``."""
-  a2m = [float(v) for v in S['a2m']]
-  am = [v / (2.0 * (m + 1)) for m, v in enumerate(a2m)]
-  return [jnp.where(S['useK'][m], am[m], -am[m]) for m in range(S['M'])], a2m
+def _bwd_inputs(S):
+  """Backward recurrences: factor of element ``i`` is ``A^m(z_{i+1})``."""
+  return _lay(S, _next(S['z'], 0.0)), _lay(S, _next(S['reset'], True))
 
 
 def _primal(S, want_q=False):
@@ -194,44 +132,57 @@ def _primal(S, want_q=False):
 
       delta_l = g_l hc_l + gk_l tw_l + tau sum_m a_m sgn_m B_m(z_l) (y_{l-1} - u_l)
 
-  (``sgn = -1`` plain, ``+1`` complementary).  One scan runs both directions
-  (:func:`_seq_stack`); each step emits ``B_m`` of its own factor times the rows
-  *before* its update -- the previous element's sums -- so the soft part of
-  every increment comes out one position late with no second ``exp``, and no
-  (n, M) array is ever stored.  ``Q_i = d cost_i / d x_i`` (others fixed)
-  ``= -s + sum_j w_j sa'(x_i - x_j)`` likewise splits into halves.
+  (``sgn = -1`` plain, ``+1`` complementary): each scan emits its own n-sized
+  half, so no (n, M) array is ever stored.  ``Q_i = d cost_i / d x_i`` (others
+  fixed) ``= -s + sum_j w_j sa'(x_i - x_j)`` likewise splits into halves.
   """
   M, tau, dt, N = S['M'], S['tau'], S['dt'], S['N']
-  useK, sigK, W = S['useK'], S['sigK'], S['W']
-  cam, a2m = _coefs(S)
-  X = _seq_stack(S, ((S['ws'], S['ws']), (S['Cx'], _next(S['D'], 0.0))))
-  sgn = _block_sign(S, X.shape[2])
+  useK, a2m, sigK, W = S['useK'], S['a2m'], S['sigK'], S['W']
+  am = [a2m[m] / (2.0 * (m + 1)) for m in range(M)]       # a_m
+  zf, rf = _fwd_inputs(S)
+  zb, rb = _bwd_inputs(S)
+  ws, Cx, D = _lay(S, S['ws']), _lay(S, S['Cx']), _lay(S, _next(S['D'], 0.0))
 
-  def step(t):
-    A, Bm = expsum.gap_powers(*_gap(t), M)
-    wt, ct = t[1][0], t[1][1]
-    return A, [_sel(useK[m], Bm[m] * ct, wt) for m in range(M)], Bm
+  def step_f(t):
+    zt, rt, wt, cxt = t[:4]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, [jnp.where(useK[m], Bs[m] * cxt, wt) for m in range(M)]
 
-  def emit(yp, ys, Bm, t):
-    d = sgn * tau * sum(cam[m] * Bm[m] * yp[m] for m in range(M))
+  def emit_f(ys, t):
+    wt, znt, rnt = t[2], t[4], t[5]
+    _, Bn, _ = expsum.gap_powers(znt, rnt, M, need_h=False)    # gap i+1
+    d = sum(jnp.where(useK[m], am[m], -am[m]) * Bn[m] * ys[m] for m in range(M)) * tau
     if not want_q:
       return d
-    wt = t[1][0]
-    return jnp.stack([d, sgn * sum(a2m[m] * _sel(useK[m], ys[m], wt - ys[m])
-                                   for m in range(M))])
+    q = sum(a2m[m] * jnp.where(useK[m], ys[m], wt - ys[m]) for m in range(M))
+    return d, q
 
-  out = _scan(S, step, emit, X)
-  if want_q:
-    out = _unstack(out)
-  fd, bd = _unseq_shifted(S, out[0] if want_q else out)
-  delta = S['g'] * S['hc'] + S['gk'] * S['tw'] + fd + bd
+  fout = expsum.two_level_scan(step_f, emit_f, (zf, rf, ws, Cx, zb, rb), zf, rf, M, reverse=False)
+
+  def step_b(t):
+    zt, rt, wt, dnt = t[:4]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, [jnp.where(useK[m], Bs[m] * dnt, wt) for m in range(M)]
+
+  def emit_b(us, t):
+    wt, z0, r0 = t[2], t[4], t[5]
+    _, B0, _ = expsum.gap_powers(z0, r0, M, need_h=False)      # gap i
+    d = sum(jnp.where(useK[m], -am[m], am[m]) * B0[m] * us[m] for m in range(M)) * tau
+    if not want_q:
+      return d
+    q = sum(a2m[m] * jnp.where(useK[m], -us[m], us[m] - wt) for m in range(M))
+    return d, q
+
+  bout = expsum.two_level_scan(step_b, emit_b, (zb, rb, ws, D, zf, rf), zb, rb, M, reverse=True)
+  ul = expsum.from_layout
+  fd, bd = (ul(fout[0]), ul(bout[0])) if want_q else (ul(fout), ul(bout))
+  delta = S['g'] * S['hc'] + S['gk'] * S['tw'] + _prev(fd, 0.0) + bd
   delta = jnp.where(S['ok'], delta, jnp.zeros((N,), dt))
   if not want_q:
     return delta, None
-  qf, qb = _unseq(S, out[1])
   # -s + Cx - Dx = 2 (Cx - k) - 1 + w exactly; the rest of the hard part is -sigK (Cx - Dx).
   wsf, Cxf = S['ws'], S['Cx']
-  q = 2.0 * (Cxf - S['k']) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W) + qf + qb
+  q = 2.0 * (Cxf - S['k']) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W) + ul(fout[1]) + ul(bout[1])
   q = jnp.where(S['finite'], q, jnp.zeros((N,), dt))
   return delta, q
 
@@ -241,28 +192,33 @@ def _sa_prime_conv(S, v):
 
   Exclusive one-sided sums ``Lx_i = A_i (Lx_{i-1} + v_{i-1})`` (or
   ``Kx_i = A_i Kx_{i-1} + B_i P_i``, ``P_i = sum_{j<i} v_j``) and their
-  mirrors, in one two-direction scan emitting its n-sized share of
+  mirrors, each scan emitting its n-sized share of
 
       (1 - sigK)(Sv - Pv) + sum_K 2ma (K'x - Kx) - sum_L 2ma (Rx - Lx).
   """
   M = S['M']
-  useK, sigK = S['useK'], S['sigK']
-  _, a2m = _coefs(S)
+  useK, a2m, sigK = S['useK'], S['a2m'], S['sigK']
   Pv = _prev(jnp.cumsum(v), 0.0)              # sum_{j<i} v_j
   Sv = jnp.sum(v) - Pv - v                    # sum_{j>i} v_j
-  X = _seq_stack(S, ((_prev(v, 0.0), _next(v, 0.0)), (Pv, Sv)))
-  sgn = _block_sign(S, X.shape[2])
+  zf, rf = _fwd_inputs(S)
+  zb, rb = _bwd_inputs(S)
 
   def step(t):
-    A, Bm = expsum.gap_powers(*_gap(t), M)
-    vt, pt = t[1][0], t[1][1]
-    return A, [_sel(useK[m], Bm[m] * pt, A[m] * vt) for m in range(M)], None
+    zt, rt, vt, pt = t
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, [jnp.where(useK[m], Bs[m] * pt, As[m] * vt) for m in range(M)]
 
-  def emit(yp, ys, aux, t):
-    return sgn * sum(a2m[m] * _sel(useK[m], -ys[m], ys[m]) for m in range(M))
+  def emit_f(ys, t):
+    return sum(a2m[m] * jnp.where(useK[m], -ys[m], ys[m]) for m in range(M))
 
-  cf, cb = _unseq(S, _scan(S, step, emit, X))
-  return (1.0 - sigK) * (Sv - Pv) + cf + cb
+  def emit_b(ys, t):
+    return sum(a2m[m] * jnp.where(useK[m], ys[m], -ys[m]) for m in range(M))
+
+  cf = expsum.two_level_scan(step, emit_f, (zf, rf, _lay(S, _prev(v, 0.0)), _lay(S, Pv)),
+                             zf, rf, M, reverse=False)
+  cb = expsum.two_level_scan(step, emit_b, (zb, rb, _lay(S, _next(v, 0.0)), _lay(S, Sv)),
+                             zb, rb, M, reverse=True)
+  return (1.0 - sigK) * (Sv - Pv) + expsum.from_layout(cf) + expsum.from_layout(cb)
 
 
 def _k_gap_term_dtau(g, z, reset, useK, a2m, M):
@@ -283,7 +239,7 @@ def _k_gap_term_dtau(g, z, reset, useK, a2m, M):
     bm = bm + am * b1
     am = am * a1
     c = float(a2m[m]) / (2.0 * (m + 1))          # a_m
-    acc = acc + _sel(useK[m], c * ((m + 1) * z * bm - hm), zero)
+    acc = acc + jnp.where(useK[m], c * ((m + 1) * z * bm - hm), 0.0)
     accr = accr + jnp.where(useK[m], c, 0.0)
   return jnp.where(reset, -accr, -acc)
 
@@ -294,50 +250,52 @@ def _tau_tangent(S):
   The one-sided sums' derivatives are carried scaled by ``tau``
   (``tau dA^m/dtau = m z A^m``, ``tau dB_m/dtau = -m z A^m``, ``z`` clipped so
   every factor is bounded), with ``A_i y_{i-1} = y_i - beta_i``; the sums
-  themselves come from a first pass that stores them ``(B, M, nb)``.  As in
-  :func:`_primal`, each step emits the previous element's share.
+  themselves come from a first pass that stores them ``(B, M, nb)``.
   """
-  M = S['M']
-  useK = S['useK']
-  cam, _ = _coefs(S)
-  X = _seq_stack(S, ((S['ws'], S['ws']), (S['Cx'], _next(S['D'], 0.0))))
-  sgn = _block_sign(S, X.shape[2])
+  M, tau = S['M'], S['tau']
+  useK, a2m = S['useK'], S['a2m']
+  am = [a2m[m] / (2.0 * (m + 1)) for m in range(M)]
+  zf, rf = _fwd_inputs(S)
+  zb, rb = _bwd_inputs(S)
+  ws, Cx, D = _lay(S, S['ws']), _lay(S, S['Cx']), _lay(S, _next(S['D'], 0.0))
 
-  def beta(Bm, wt, ct):
-    return [_sel(useK[m], Bm[m] * ct, wt) for m in range(M)]
+  def betas(Bs, wt, ct):
+    return [jnp.where(useK[m], Bs[m] * ct, wt) for m in range(M)]
 
   def step(t):
-    A, Bm = expsum.gap_powers(*_gap(t), M)
-    return A, beta(Bm, t[1][0], t[1][1]), None
+    zt, rt, wt, ct = t[:4]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    return As, betas(Bs, wt, ct)
 
-  Y = _scan(S, step, lambda yp, ys, aux, t: jnp.stack(ys, 0), X)            # (B, M, nb)
-  # The previous element's sums: one step back, across block boundaries.
-  first = jnp.concatenate([jnp.zeros((M, 1), Y.dtype), Y[-1, :, :-1]], 1)
-  Yprev = jnp.concatenate([first[None], Y[:-1]], 0)
+  stack = lambda ys, t: jnp.stack(ys, 0)
+  Y = expsum.two_level_scan(step, stack, (zf, rf, ws, Cx), zf, rf, M, reverse=False)
+  U = expsum.two_level_scan(step, stack, (zb, rb, ws, D), zb, rb, M, reverse=True)
 
   def dstep(t):
-    zt, rt = _gap(t)
-    wt, ct, Yt = t[1][0], t[1][1], t[2]
-    A, Bm = expsum.gap_powers(zt, rt, M)
-    be = beta(Bm, wt, ct)
+    zt, rt, wt, ct, Yt = t[:5]
+    As, Bs, _ = expsum.gap_powers(zt, rt, M, need_h=False)
+    be = betas(Bs, wt, ct)
     us = []
     for m in range(M):
       mz = (m + 1) * zt
-      us.append(mz * (Yt[m] - be[m]) + _sel(useK[m], -mz * A[m] * ct, jnp.zeros_like(zt)))
-    return A, us, (A, Bm)
+      us.append(mz * (Yt[m] - be[m]) + jnp.where(useK[m], -mz * As[m] * ct, 0.0))
+    return As, us
 
-  def demit(dyp, dys, aux, t):
-    A, Bm = aux
-    zt, Yp = t[0][0], t[3]
-    out = 0.0
-    for m in range(M):
-      out = out + cam[m] * ((Bm[m] - (m + 1) * zt * A[m]) * Yp[m] + Bm[m] * dyp[m])
-    return sgn * out
+  def demit(sign):
+    def emit(dys, t):
+      Yt, zo, ro = t[4], t[5], t[6]
+      Ao, Bo, _ = expsum.gap_powers(zo, ro, M, need_h=False)
+      out = 0.0
+      for m in range(M):
+        val = (Bo[m] - (m + 1) * zo * Ao[m]) * Yt[m] + Bo[m] * dys[m]
+        out = out + jnp.where(useK[m], am[m], -am[m]) * val
+      return sign * out
+    return emit
 
-  out = _scan(S, dstep, demit, X, Y, Yprev)
-  tf, tb = _unseq_shifted(S, out)
-  dgk = _k_gap_term_dtau(S['g'], S['z'], S['reset'], S['useK'], S['a2m'], M)
-  d = dgk * S['tw'] + tf + tb
+  tf = expsum.two_level_scan(dstep, demit(1.0), (zf, rf, ws, Cx, Y, zb, rb), zf, rf, M, reverse=False)
+  tb = expsum.two_level_scan(dstep, demit(-1.0), (zb, rb, ws, D, U, zf, rf), zb, rb, M, reverse=True)
+  dgk = _k_gap_term_dtau(S['g'], S['z'], S['reset'], useK, a2m, M)
+  d = dgk * S['tw'] + _prev(expsum.from_layout(tf), 0.0) + expsum.from_layout(tb)
   return jnp.where(S['ok'], d, jnp.zeros((S['N'],), S['dt']))
 
 

@@ -50,10 +50,9 @@ tiny variation; the *complementary* sums
 are the same linear recurrence ``y_i = alpha_i y_{i-1} + beta_i`` with a
 different input ``beta``; :func:`two_level_scan` evaluates it for all ``m`` at
 once in a blocked layout (B sequential vectorised steps inside blocks, a short
-two-level scan over the block carries, then a second pass started from the
-carries); a backward recurrence is the same scan on reversed data, so the
-callers run both directions in one scan.  ``m``-th powers are built by
-multiplication from one ``exp`` per element.
+associative scan over the block carries, then a second pass started from the
+carries).  ``m``-th powers are built by multiplication from one ``exp`` per
+element.
 """
 
 from __future__ import annotations
@@ -143,46 +142,61 @@ def h1(z):
   return jnp.where(small, series, zs + jnp.expm1(-zs))
 
 
-def gap_powers(z, reset, M: int):
-  """Per-element lists ``[A^m]`` and ``[B_m = 1 - A^m]``, ``m = 1..M``.
+_CHAIN_BARRIER = True
+
+
+def gap_powers(z, reset, M: int, need_h: bool = True):
+  """Per-element lists ``[A^m]``, ``[B_m = 1 - A^m]``, ``[H_m = m z - B_m]``.
 
   ``A = exp(-z)``.  ``reset`` marks factors that are exactly 0 (a gap to an
   infinite value, padding, or a gap beyond :func:`exp_limit` temperatures):
-  there ``A^m = 0`` and ``B_m = 1``.  ``B_m = B_{m-1} + A^{m-1} B_1`` with
-  ``B_1 = -expm1(-z)``: sums of non-negative terms, so they keep full relative
-  precision however small ``z`` is.  One ``exp`` and one ``expm1`` per element.
+  there ``A^m = 0`` and ``B_m = 1``.  ``B_m`` and ``H_m`` are built from sums of
+  non-negative terms (``B_m = B_{m-1} + A^{m-1} B_1``, ``H_m = H_{m-1} + H_1 +
+  B_1 B_{m-1}``), so they keep full relative precision however small ``z`` is.
   """
-  a1 = jnp.where(reset, jnp.zeros_like(z), jnp.exp(-z))
-  b1 = jnp.where(reset, jnp.ones_like(z), -jnp.expm1(-z))
-  # Barriers keep XLA from rewriting the products of exp's back into M
-  # separate exp's, and from duplicating each chain of products into every
-  # consumer (O(M^2) work).
-  a1, b1 = lax.optimization_barrier((a1, b1))
-  As, Bs = [], []
-  am, bm = jnp.ones_like(z), jnp.zeros_like(z)
+  zero = jnp.zeros_like(z)
+  one = jnp.ones_like(z)
+  a1 = jnp.where(reset, zero, jnp.exp(-z))
+  # An optimisation barrier keeps XLA from rewriting the products of exp's
+  # back into M separate exp's.
+  b1 = jnp.where(reset, one, -jnp.expm1(-z))
+  hh = jnp.where(reset, zero, h1(z)) if need_h else zero
+  # Barriers keep XLA from duplicating these (and the chains below) into
+  # every consumer, and from rewriting products of exp's into M exp's.
+  a1, b1, hh = lax.optimization_barrier((a1, b1, hh))
+  As, Bs, Hs = [], [], []
+  am, bm, hm = one, zero, zero
   for _ in range(M):
+    if need_h:
+      hm = hm + hh + b1 * bm
     bm = bm + am * b1
     am = am * a1
-    am, bm = lax.optimization_barrier((am, bm))
+    if _CHAIN_BARRIER:
+      am, bm, hm = lax.optimization_barrier((am, bm, hm))
     As.append(am)
     Bs.append(bm)
-  return lax.optimization_barrier((As, Bs))
+    Hs.append(hm)
+  # Materialise the powers once: without the barrier XLA duplicates each
+  # chain of products into every consumer (O(M^2) work).
+  if need_h:
+    As, Bs, Hs = lax.optimization_barrier((As, Bs, Hs))
+    return As, Bs, Hs
+  As, Bs = lax.optimization_barrier((As, Bs))
+  return As, Bs, None
 
 
-def powers(a, M: int):
-  """``(M, *a.shape)``: ``a, a^2, ..., a^M``."""
-  out = [a]
-  for _ in range(M - 1):
-    out.append(out[-1] * a)
-  return jnp.stack(out, 0)
+def _block_comb(e1, e2):
+  p1, y1 = e1
+  p2, y2 = e2
+  return p1 * p2, p2 * y1 + y2
 
 
 #: Recompute the per-step powers in reverse mode rather than storing them.
 CHECKPOINT_STEP = True
 
 
-def block_carries(P, E):
-  """``c_b = E_b + P_b c_{b-1}`` over the last axis.
+def block_carries(P, E, reverse: bool):
+  """``c_b = E_b + P_b c_{b-1}`` over the last axis (``c_{b+1}`` if ``reverse``).
 
   ``P, E``: ``(M, nb)``.  Itself two-level (chunks of ~sqrt(nb) blocks, a short
   sequential scan inside chunks, one over the chunk carries, then a fix-up):
@@ -190,6 +204,8 @@ def block_carries(P, E):
   ``lax.associative_scan`` (which costs ~1 s of XLA compile per call site).
   """
   M, nb = E.shape
+  if reverse:
+    return block_carries(P[:, ::-1], E[:, ::-1], False)[:, ::-1]
   c2 = max(1, int(math.ceil(math.sqrt(nb))))
   c1 = -(-nb // c2)
   pad = c1 * c2 - nb
@@ -221,47 +237,59 @@ def block_carries(P, E):
   return out.transpose(1, 2, 0).reshape(M, c1 * c2)[:, :nb]
 
 
-def two_level_scan(step, emit, xs, zbase, rbase, M: int):
-  """The linear recurrence ``y_i = alpha_i y_{i-1} + beta_i`` (``y_{-1} = 0``), ``M`` rows.
+def two_level_scan(step, emit, xs, zbase, rbase, M: int, reverse: bool):
+  """The linear recurrence ``y^m_i = alpha^m_i y^m_{i -+ 1} + beta^m_i``, all ``m``.
 
   Data are in the blocked layout ``(B, nb)`` (element ``i = b * B + t`` at
-  ``[t, b]``).  ``step(x_t) -> (alpha, beta, aux)``: lists of ``M`` arrays
-  ``(nb,)`` built from the step's slice of ``xs`` (``alpha^m = A^m`` with
-  ``A = exp(-zbase)``, 0 where ``rbase``) and anything the output needs (e.g.
-  the step's ``B_m``).  ``emit(y_prev, y, aux, x_t)``: the per-step output from
-  the rows before and after the update.  A backward recurrence is a forward
-  one on reversed data; several independent sequences can share one call
-  when each starts with a reset (factor 0), as the callers' do.
+  ``[t, b]``).  ``step(x_t) -> (alpha, beta)``: two lists of ``M`` arrays
+  ``(nb,)`` built from the step's slice of ``xs``; ``alpha^m = A^m`` with
+  ``A = exp(-zbase)`` (0 where ``rbase``).  ``emit(ys, x_t)``: the per-step
+  output (``ys`` the list of the ``M`` updated rows).  Forward
+  (``reverse=False``) runs ``i = 0..N-1`` with ``y_{-1} = 0``; reverse runs
+  ``i = N-1..0`` with ``y_N = 0``.
 
   Pass 1 runs every block from 0 (outputs only the block ends), the block
-  carries come from a two-level scan over the ``nb`` blocks (factors
+  carries come from an associative scan over the ``nb`` blocks (factors
   ``prod_block A = exp(-sum z)``, 0 if the block holds a reset), and pass 2
   reruns every block from its true carry, emitting outputs.
   """
   dt = zbase.dtype
   nb = zbase.shape[1]
+  zeros = tuple(jnp.zeros((nb,), dt) for _ in range(M))
+
   if CHECKPOINT_STEP:
     # Under reverse mode the powers are recomputed in the transposed scans
     # instead of being stored as 2M stacked residual arrays (measured faster).
     step = jax.checkpoint(step, prevent_cse=False)
 
   def body0(ys, xt):
-    al, be, _ = step(xt)
+    al, be = step(xt)
     return tuple(a * y + b for a, y, b in zip(al, ys, be)), None
 
-  ends, _ = lax.scan(body0, tuple(jnp.zeros((nb,), dt) for _ in range(M)), xs)
+  ends, _ = lax.scan(body0, zeros, xs, reverse=reverse)
+  ends = jnp.stack(ends, 0)                                   # (M, nb)
   any_reset = jnp.any(rbase, axis=0)
   zsum = jnp.sum(jnp.where(rbase, jnp.zeros_like(zbase), zbase), axis=0)
   p1 = jnp.where(any_reset, jnp.zeros_like(zsum), jnp.exp(-zsum))
-  carry = block_carries(powers(p1, M), jnp.stack(ends, 0))
-  cin = jnp.concatenate([jnp.zeros((M, 1), dt), carry[:, :-1]], 1)
+  pw = [p1]
+  for _ in range(M - 1):
+    pw.append(pw[-1] * p1)
+  P = jnp.stack(pw, 0)                                        # (M, nb)
+  carry = block_carries(P, ends, reverse)
+  z1 = jnp.zeros((M, 1), dt)
+  if reverse:
+    cin = jnp.concatenate([carry[:, 1:], z1], 1)
+  else:
+    cin = jnp.concatenate([z1, carry[:, :-1]], 1)
 
   def body1(ys, xt):
-    al, be, aux = step(xt)
-    new = tuple(a * y + b for a, y, b in zip(al, ys, be))
-    return new, emit(ys, new, aux, xt)
+    al, be = step(xt)
+    ys = tuple(a * y + b for a, y, b in zip(al, ys, be))
+    return ys, emit(ys, xt)
 
-  _, out = lax.scan(body1, tuple(cin[m] for m in range(M)), xs)
+
+
+  _, out = lax.scan(body1, tuple(cin[m] for m in range(M)), xs, reverse=reverse)
   return out
 
 
