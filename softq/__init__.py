@@ -11,7 +11,7 @@ underscore are private and may change without notice.
 
 from softq._algorithms import ALGORITHMS
 from softq._algorithms import DEFAULT_ALGORITHM
-from softq._algorithms import REGISTRY
+from softq._algorithms import DESCRIPTION as REGISTRY
 from softq._pool import median_pool
 from softq._pool import quantile_pool
 from softq._quantiles import argmedian

@@ -76,8 +76,7 @@ def prepare(name: str, a, q, axis, *, kind: str, method: str = "linear",
   tau, mode = validation.check_temperature(temperature, name, cdtype)
   where = validation.check_where(where, a.shape, name)
   if weights is not None and not record.supports_weights:
-    raise ValueError(f"{name}: algorithm={record.name!r} does not support weights=; "
-                     "use algorithm='deviation', 'rank' or 'sorted'.")
+    raise _algorithms.weights_error(record, name)
   weights = validation.check_weights(weights, a.shape, lay.axes, name, cdtype)
   q_given = q
   if kind == "quantile":

@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from softq import _algorithms
 from softq import _engine
 from softq._algorithms import DEFAULT_ALGORITHM
 from softq._algorithms import AlgorithmName
 from softq._algorithms import Sample
-from softq._algorithms import rank as rank_algorithm
 from softq._core import validation
 
 
@@ -35,9 +35,10 @@ def _rank_rows(x, valid, tau, hard):
       return (lo + hi + 1).astype(row.dtype) / 2
     return jax.vmap(one)(x)
 
+  ranks = _algorithms.REGISTRY["rank"].ranks
+
   def soft(row, t):
-    ranks, _, _ = rank_algorithm.soft_ranks(Sample(row, None, n), t)
-    return ranks
+    return ranks(Sample(row, None, n), t)
   return jax.vmap(soft, in_axes=(0, 0 if jnp.ndim(tau) else None))(x, tau)
 
 

@@ -122,7 +122,7 @@ def _weighted_hits_and_refs(x, weight, k):
 
 def test_deviation_block_kernel_matches_generic_kernel():
   """The registry's batched "deviation" block kernel equals the 1-D kernel."""
-  batched = softq.REGISTRY["deviation"].kernel.batched
+  batched = softq._algorithms.REGISTRY["deviation"].kernel.batched
   rng = np.random.default_rng(1)
   x = jnp.asarray(rng.standard_normal((50, 7)))
   hit, r = _hits_and_refs(x, None, 3)
@@ -354,7 +354,7 @@ def test_errors():
 def test_block_value_analytic_tangent_matches_autodiff(case):
   # The batched value (the short-row/remedian/pool value path, analytic
   # tangent) against autodiff of the batched weights and a weighted sum.
-  batched = softq.REGISTRY["deviation"].kernel.batched
+  batched = softq._algorithms.REGISTRY["deviation"].kernel.batched
   rng = np.random.default_rng(21)
   x = rng.standard_normal((6, 5))
   weight, wmode, total, ks = None, None, 5, [2]

@@ -1,17 +1,19 @@
 """The algorithm registry: one :class:`Algorithm` record per algorithm.
 
 Everything that lists or dispatches on algorithms derives from
-:data:`REGISTRY`: the public ``softq.ALGORITHMS``, argument validation and its
-error messages, the engine's dispatch, the docs' algorithm table and the
-tests' parametrisation.  To add an algorithm, write one module with a 1-D
-:class:`Kernel` (or a ``reduce`` of your own) and add one line below (see
-docs/architecture.md).
+:data:`REGISTRY`: the public ``softq.ALGORITHMS`` and ``softq.REGISTRY`` (a
+read-only :class:`AlgorithmInfo` description, no callables), the
+:data:`AlgorithmName` type, argument validation and its error messages (the
+"use a faster algorithm" and "does not support weights" hints), the engine's
+dispatch, the docs' algorithm table and the tests' parametrisation.  To add an
+algorithm, write one module with a 1-D :class:`Kernel` (or a ``reduce`` of
+your own) and add one entry below (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import types
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, NamedTuple
 
 from softq._algorithms import deviation
 from softq._algorithms import rank
@@ -27,10 +29,9 @@ from softq._algorithms.base import Sample
 from softq._algorithms.base import exact_reduce
 from softq._core import validation
 
-AlgorithmName = Literal["subsets", "deviation", "rank", "sorted", "remedian"]
-
-_FASTER = ("algorithm='sorted' (O(n log n)), 'deviation' or 'rank' (exact limit) "
-           "or 'remedian' (O(n))")
+def _soft_ranks(sample: Sample, tau):
+  """Soft ranks ``1..n`` of one row (the ``"rank"`` algorithm's first stage)."""
+  return rank.soft_ranks(sample, tau)[0]
 
 
 def _exact(name: str, module, summary: str, cost: str, **kw) -> Algorithm:
@@ -42,11 +43,11 @@ def _exact(name: str, module, summary: str, cost: str, **kw) -> Algorithm:
 REGISTRY: Mapping[str, Algorithm] = types.MappingProxyType({a.name: a for a in (
     _exact("subsets", subsets,
            "soft min over subsets of the soft max (the textbook definition)",
-           "O(C(n, n/2))", max_size=20, faster=_FASTER, supports_weights=False),
+           "O(C(n, n/2))", max_size=20, supports_weights=False),
     _exact("deviation", deviation,
            "soft minimiser of the total (pinball) deviation", "O(n^2), O(n) memory"),
     _exact("rank", rank, "soft ranks re-centred on the wanted rank",
-           "O(n log n) (pairwise up to 128 values), O(n) memory"),
+           "O(n log n) (pairwise up to 128 values), O(n) memory", ranks=_soft_ranks),
     _exact("sorted", sorted_deviation,
            "the deviation function, sorting once and summing its soft part by "
            "exponential-sum recurrences (exact at every temperature)", "O(n log n), O(n) memory"),
@@ -57,13 +58,55 @@ REGISTRY: Mapping[str, Algorithm] = types.MappingProxyType({a.name: a for a in (
                        ("block_algorithm", remedian.DEFAULT_BLOCK_ALGORITHM))),
 )})
 
+
+
+def _with_hints(records):
+  """Fill in the hints that list other algorithms (derived, never typed)."""
+  unlimited = [r for r in records if r.max_size is None]
+  faster = ", ".join(f"algorithm={r.name!r} ({r.cost.split(',')[0].split(' (')[0]})"
+                     for r in unlimited)
+  return tuple(r._replace(faster=faster) if r.max_size is not None else r for r in records)
+
+
+REGISTRY = types.MappingProxyType({r.name: r for r in _with_hints(tuple(REGISTRY.values()))})
+
 #: The algorithm names, for ``algorithm=``.
 ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
+#: The type of ``algorithm=``: one of :data:`ALGORITHMS` (derived from the registry).
+AlgorithmName = Literal[ALGORITHMS]  # type: ignore[valid-type]
 #: The algorithms whose hard limit is ``jnp.quantile`` itself.
 EXACT_ALGORITHMS: tuple[str, ...] = tuple(
     name for name, a in REGISTRY.items() if a.hard_limit == "jnp")
+#: The algorithms that take ``weights=``.
+WEIGHTED_ALGORITHMS: tuple[str, ...] = tuple(
+    name for name, a in REGISTRY.items() if a.supports_weights)
 #: The default soft order-statistic algorithm (see docs/choosing.md).
 DEFAULT_ALGORITHM: AlgorithmName = "sorted"
+
+
+class AlgorithmInfo(NamedTuple):
+  """The public, read-only description of one algorithm (``softq.REGISTRY[name]``)."""
+  name: str
+  summary: str                   # one line
+  cost: str                      # time and memory complexity
+  hard_limit: str                # "jnp": exactly jax.numpy at temperature=0; "remedian"
+  max_size: int | None           # the longest row it accepts (None: any)
+  supports_weights: bool         # takes weights=
+  options: tuple[tuple[str, Any], ...]   # extra keyword options and their defaults
+
+
+#: ``softq.REGISTRY``: every algorithm's description, by name (no callables).
+DESCRIPTION: Mapping[str, AlgorithmInfo] = types.MappingProxyType({
+    name: AlgorithmInfo(r.name, r.summary, r.cost, r.hard_limit, r.max_size,
+                        r.supports_weights, r.options)
+    for name, r in REGISTRY.items()})
+
+
+def weights_error(record: Algorithm, name: str) -> ValueError:
+  """The error for ``weights=`` given to an algorithm that does not take them."""
+  takers = ", ".join(repr(a) for a in WEIGHTED_ALGORITHMS)
+  return ValueError(f"{name}: algorithm={record.name!r} does not support weights=; "
+                    f"use algorithm= one of {takers}.")
 
 
 def get(algorithm: Any, name: str, allowed: tuple[str, ...] = ALGORITHMS) -> Algorithm:
@@ -89,6 +132,6 @@ def options(record: Algorithm, name: str, given: Mapping[str, Any]) -> tuple:
   return tuple(sorted(values.items()))
 
 
-__all__ = ("ALGORITHMS", "Algorithm", "AlgorithmName", "Batched", "DEFAULT_ALGORITHM",
-           "EXACT_ALGORITHMS", "Kernel", "Query", "REGISTRY", "Rows", "Sample", "get",
-           "options")
+__all__ = ("ALGORITHMS", "Algorithm", "AlgorithmInfo", "AlgorithmName", "Batched",
+           "DEFAULT_ALGORITHM", "DESCRIPTION", "EXACT_ALGORITHMS", "Kernel", "Query", "REGISTRY",
+           "Rows", "Sample", "WEIGHTED_ALGORITHMS", "get", "options", "weights_error")

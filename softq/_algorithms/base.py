@@ -115,6 +115,7 @@ class Algorithm(NamedTuple):
   supports_weights: bool = True
   options: tuple[tuple[str, Any], ...] = ()   # extra keyword options and defaults
   parse_options: Callable | None = None  # (name, values, get) -> validated values
+  ranks: Callable | None = None  # (sample, tau) -> soft ranks 1..n of one row (softq.rank)
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Constrained minimax polynomials on ``[0, 1]`` (offline fitting; needs ``mpmath``).
 
-Shared by the table fits of :mod:`softq._core.expsum_fit` and
-:mod:`softq._core.tanhsum_fit`.  Not imported by the package at run time.
+Shared by the table fits of :mod:`softq._core.fits.expsum` and
+:mod:`softq._core.fits.tanhsum`.  Not imported by the package at run time.
 """
 
 from __future__ import annotations

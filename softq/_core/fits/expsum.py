@@ -1,6 +1,6 @@
 """Refits the exponential-sum tables of :mod:`softq._core.expsum` (offline).
 
-``python -m softq._core.expsum_fit`` refits every table (constrained minimax,
+``python -m softq._core.fits.expsum`` refits every table (constrained minimax,
 Remez exchange in 40-digit ``mpmath``) and compares it with the stored
 constants; ``--print`` prints fresh literals.  Not imported by the package.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from softq._core.expsum import CONSTRAINT_ORDERS
 from softq._core.expsum import TABLES
 from softq._core.expsum import coefficients
-from softq._core import remez
+from softq._core.fits import remez
 
 
 def fit(M: int, orders=CONSTRAINT_ORDERS, iters: int = 80, ngrid: int = 40000, dps: int = 40):
@@ -22,7 +22,7 @@ def fit(M: int, orders=CONSTRAINT_ORDERS, iters: int = 80, ngrid: int = 40000, d
 
   Minimises ``max_{t in [0,1]} |sum_m a_m t^m - log(1+t)|`` subject to the
   z-derivative constraints of ``orders`` at ``t = 1`` (``z = 0``)
-  (:func:`softq._core.remez.constrained_minimax`).
+  (:func:`softq._core.fits.remez.constrained_minimax`).
   """
   import mpmath as mp  # pylint: disable=import-outside-toplevel
   mp.mp.dps = dps

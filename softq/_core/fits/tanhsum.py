@@ -1,6 +1,6 @@
 """Refits the soft-sign and tie tables of :mod:`softq._core.tanhsum` (offline).
 
-``python -m softq._core.tanhsum_fit`` refits every table (constrained minimax,
+``python -m softq._core.fits.tanhsum`` refits every table (constrained minimax,
 Remez exchange in 40-digit ``mpmath``, error curve in long double) and
 compares it with the stored constants; ``--print`` prints fresh literals.
 Needs ``mpmath``; not imported by the package.
@@ -15,7 +15,7 @@ import numpy as np
 from softq._core.tanhsum import CONSTRAINTS
 from softq._core.tanhsum import TABLES
 from softq._core.tanhsum import coefficients
-from softq._core import remez
+from softq._core.fits import remez
 
 
 def _target(name, t, mp=None):
@@ -30,7 +30,7 @@ def fit(name: str, M: int, iters: int = 80, ngrid: int = 40000, dps: int = 40):
 
   Minimises ``max_{t in [0,1]} |sum_m a_m t^m - g(t)|`` subject to the
   z-derivatives (``t = exp(-z)``) of orders ``0..len(derivs)-1`` at ``z = 0``
-  equal to ``derivs`` (:func:`softq._core.remez.constrained_minimax`).
+  equal to ``derivs`` (:func:`softq._core.fits.remez.constrained_minimax`).
   """
   import mpmath as mp  # pylint: disable=import-outside-toplevel
   mp.mp.dps = dps
