@@ -137,8 +137,9 @@ def sorted_references(srt, ws, ks):
 
   ``srt``: the values in ascending order, absent entries ``+inf`` at the end;
   ``ws``: their weights in that order (0 for absent entries), or None (every
-  entry counts once).  The weighted ``k``-th value is the one whose
-  cumulative-weight interval holds ``k + 1/2`` (the repeated sample's).
+  entry counts once).  The weighted ``k``-th value is the first whose
+  cumulative weight reaches ``k + 1/2`` (the repeated sample's with integer
+  weights; ``jnp``'s ``"inverted_cdf"`` rule with real ones, ``k`` real).
   """
   srt = jax.lax.stop_gradient(srt)
   n = srt.shape[0]
@@ -148,7 +149,7 @@ def sorted_references(srt, ws, ks):
   ws = jax.lax.stop_gradient(ws)
   cum = jnp.cumsum(ws)
   pos = jnp.asarray(ks).astype(cum.dtype) + 0.5
-  idx = jnp.searchsorted(cum, pos, side="right")
+  idx = jnp.searchsorted(cum, pos, side="left")
   last = jnp.maximum(jnp.sum((ws > 0).astype(jnp.int32)) - 1, 0)
   return srt[jnp.clip(idx, 0, last)]
 
@@ -165,18 +166,39 @@ def hard_weights(sample: Sample, r):
   return share / jnp.where(total > 0, total, jnp.ones_like(total))
 
 
-def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool):
+def soft_orders(sample: Sample, ks, r):
+  """The positions the soft kernels aim at for the weighted order statistics ``ks``.
+
+  ``r`` are their hard values; see :func:`softq._core.plan.soft_position`
+  (``ks`` themselves for integer weights).  O(U n) comparisons, no sort.
+  """
+  x = jax.lax.stop_gradient(sample.x)
+  w = jnp.where(sample.valid, sample.weight, 0).astype(x.dtype)
+  r = jax.lax.stop_gradient(r)[:, None]
+  below = jnp.sum(jnp.where(x[None, :] < r, w[None, :], 0), axis=1)
+  upto = jnp.sum(jnp.where(x[None, :] <= r, w[None, :], 0), axis=1)
+  return plans.soft_position(jnp.asarray(ks, x.dtype) + 0.5, below, upto)
+
+
+def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, anchors=None):
   """Weights ``(U, n)`` and hard values ``(U,)`` of the order statistics ``ks``.
 
   Order statistics whose hard value is infinite take the hard weights (the
-  soft kernels are written for finite reference values).
+  soft kernels are written for finite reference values).  Weighted samples:
+  the hard value is the first whose cumulative weight reaches the anchor
+  (``anchors``, default ``ks + 1/2``) and the kernels aim at
+  :func:`soft_orders`, so the soft value tends to it for real weights too.
   """
+  if sample.weight is not None and anchors is not None:
+    ks = jnp.asarray(anchors) - 0.5
   if hard:
     r = hard_references(sample, ks)
     return hard_weights(sample, r), r
   state = kernel.prepare(sample, tau)
   r = (hard_references(sample, ks) if kernel.references is None
        else kernel.references(state, sample, ks))
+  if sample.weight is not None:
+    ks = soft_orders(sample, ks, r)
   w_hard = hard_weights(sample, r)
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)
@@ -288,7 +310,7 @@ def exact_reduce(kernel: Kernel) -> Callable:
       sample = Sample(x, weight, total)
       plan = plan_shared if shared else _plan(query, total)
       coef = plan.coef
-      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard)
+      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard, plan.anchors)
       coef = jnp.asarray(coef, w.dtype)
       if output == "weights":
         return jnp.einsum("qu,un->qn", coef, w)

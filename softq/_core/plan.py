@@ -9,10 +9,14 @@ traced program (``q`` traced, or a size that depends on a mask, NaNs or
 weights).  Both follow ``jnp.quantile`` step by step in ``q``'s dtype, so
 positions round the same way (``"nearest"`` rounds half down, as ``jnp``).
 
-Weighted samples: ``total`` is the sum of the weights (a real number) and an
-order statistic ``k`` is the value whose cumulative-weight interval
-``[C_{i-1}, C_i)`` contains ``k + 1/2`` (with integer weights: the ``k``-th
-value of the sample in which every value is repeated ``weight`` times).
+Weighted samples: ``total`` is the sum of the weights ``W`` (a real number).
+Every order statistic has an *anchor*, a cumulative-weight position ``p``:
+``k + 1/2`` for the order statistic ``k``, and ``q W`` for the level ``q`` of
+``"inverted_cdf"`` (:attr:`Plan.anchors`).  Its hard value is the first
+sorted value whose cumulative weight ``C_i`` reaches ``p`` (``C_i >= p``, as
+``jnp.quantile(..., weights=w, method="inverted_cdf")`` does); with integer
+weights this is the ``k``-th value of the sample in which every value is
+repeated ``weight`` times.  The soft kernels aim at :func:`soft_position`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,15 @@ import numpy as np
 
 
 class Plan(NamedTuple):
-  """``value[q] = sum_u coef[q, u] * x_(ks[u])``."""
+  """``value[q] = sum_u coef[q, u] * x_(ks[u])``.
+
+  ``anchors`` (weighted samples only): the cumulative-weight position of
+  every order statistic when it is not ``ks + 1/2`` (``"inverted_cdf"``:
+  ``q W``), else None.
+  """
   ks: Any      # (U,) order-statistic positions (integer-valued)
   coef: Any    # (Q, U)
+  anchors: Any = None   # (U,) or None: ks + 1/2
 
 
 def q_dtype(q) -> np.dtype:
@@ -96,7 +106,44 @@ def traced_plan(q, total, method: str) -> Plan:
   qa = jnp.asarray(q)
   qa = qa.astype(q_dtype(qa)).reshape(-1)
   mf = jnp.asarray(total).astype(qa.dtype)
-  return from_positions(*_positions(jnp, qa, mf, method))
+  plan = from_positions(*_positions(jnp, qa, mf, method))
+  if method != "inverted_cdf" or isinstance(total, (int, np.integer)):
+    return plan
+  # jnp's target: q W in the sample's dtype (jnp multiplies in the data's dtype).
+  tw = jnp.asarray(total)
+  anchor = qa.astype(tw.dtype) * tw
+  return plan._replace(anchors=jnp.concatenate([anchor, anchor]))
+
+
+def soft_position(anchor, below, upto):
+  """The position ``k`` a soft kernel aims at (its cost minimum: ``k + 1/2``).
+
+  ``anchor`` is an order statistic's cumulative-weight position ``p``;
+  ``below``/``upto`` the cumulative weight strictly below / up to its hard
+  value (``C_{i-1}``, ``C_i``).  The kernels' soft-min picks, as ``tau -> 0``,
+  the value whose interval ``[C_{i-1}, C_i]`` holds ``k + 1/2``, so aim at the
+  midpoint of the part of the hard value's interval inside the unit cell
+  ``[c, c + 1]``, ``c = max(ceil(p) - 1, 0)``, that holds ``p``:
+
+      k + 1/2 = (max(c, C_{i-1}) + min(c + 1, C_i)) / 2.
+
+  With integer weights the cell lies inside the interval, so ``k`` is the
+  order statistic itself (``ceil(p) - 1``), exactly, with no dependence on the
+  weights: the repeated sample.  With real weights it lies strictly inside
+  the hard value's interval (at least ``min(1/2, w_i)/2`` from its ends), so
+  the soft value tends to the hard one, at every ``q``, exact cumulative-weight
+  ties included.  Differentiable in ``below``/``upto`` where they cut the cell.
+  """
+  p = jnp.asarray(anchor)
+  dt = jnp.result_type(p, below, upto)
+  p, below, upto = (jnp.asarray(v, dt) for v in (p, below, upto))
+  c = jnp.maximum(jnp.ceil(p) - 1, 0)
+  # where(), not maximum(): an integer C_{i-1} equal to c gets no gradient.
+  a = jnp.where(below > c, below, c)
+  b = jnp.where(upto < c + 1, upto, c + 1)
+  mid = jnp.where(b > a, 0.5 * (a + b),
+                  jnp.where(upto > below, 0.5 * (below + upto), p))
+  return mid - 0.5
 
 
 def median_plan(n: int) -> Plan:
