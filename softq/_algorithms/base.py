@@ -166,39 +166,66 @@ def hard_weights(sample: Sample, r):
   return share / jnp.where(total > 0, total, jnp.ones_like(total))
 
 
-def soft_orders(sample: Sample, ks, r):
-  """The positions the soft kernels aim at for the weighted order statistics ``ks``.
+def inverted_cdf_references(sample: Sample, levels):
+  """Hard values ``(U,)`` and anchors ``q W`` of weighted ``"inverted_cdf"`` levels.
 
-  ``r`` are their hard values; see :func:`softq._core.plan.soft_position`
-  (``ks`` themselves for integer weights).  O(U n) comparisons, no sort.
+  ``jnp.quantile(..., weights=w, method="inverted_cdf")`` step by step (sort,
+  cumulative sum, ``q`` times its last entry, the first ``C_i >= q W``), so a
+  ``q W`` that lands on a cumulative weight is decided as ``jnp`` decides it;
+  except that absent (zero-weight) entries sort last and are never picked
+  (``jnp`` returns a zero-weight minimum at ``q W = 0``).
+  """
+  x = jax.lax.stop_gradient(sample.x)
+  valid = sample.valid
+  w = jax.lax.stop_gradient(jnp.where(valid, sample.weight, 0)).astype(x.dtype)
+  xs, ws = jax.lax.sort_key_val(jnp.where(valid, x, jnp.inf), w)
+  cum = jnp.cumsum(ws)
+  target = jnp.asarray(levels).astype(x.dtype) * cum[-1]
+  idx = jnp.sum((cum[None, :] < target[:, None]).astype(jnp.int32), axis=1)
+  last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
+  return xs[jnp.clip(idx, 0, last)], target
+
+
+def soft_orders(sample: Sample, anchors, r):
+  """The positions the soft kernels aim at for weighted order statistics.
+
+  ``anchors`` are their cumulative-weight positions, ``r`` their hard values;
+  see :func:`softq._core.plan.soft_position` (for integer weights: the order
+  statistics themselves).  O(U n) comparisons, no sort.
   """
   x = jax.lax.stop_gradient(sample.x)
   w = jnp.where(sample.valid, sample.weight, 0).astype(x.dtype)
   r = jax.lax.stop_gradient(r)[:, None]
   below = jnp.sum(jnp.where(x[None, :] < r, w[None, :], 0), axis=1)
   upto = jnp.sum(jnp.where(x[None, :] <= r, w[None, :], 0), axis=1)
-  return plans.soft_position(jnp.asarray(ks, x.dtype) + 0.5, below, upto)
+  return plans.soft_position(anchors, below, upto)
 
 
-def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, anchors=None):
+def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, levels=None):
   """Weights ``(U, n)`` and hard values ``(U,)`` of the order statistics ``ks``.
 
   Order statistics whose hard value is infinite take the hard weights (the
   soft kernels are written for finite reference values).  Weighted samples:
   the hard value is the first whose cumulative weight reaches the anchor
-  (``anchors``, default ``ks + 1/2``) and the kernels aim at
-  :func:`soft_orders`, so the soft value tends to it for real weights too.
+  (``q W`` for ``levels``, from :attr:`softq._core.plan.Plan.levels`, else
+  ``ks + 1/2``) and the kernels aim at :func:`soft_orders`, so the soft value
+  tends to it for real weights too.
   """
-  if sample.weight is not None and anchors is not None:
-    ks = jnp.asarray(anchors) - 0.5
+  weighted = sample.weight is not None
+  by_level = weighted and levels is not None
+  if by_level:
+    r, anchors = inverted_cdf_references(sample, levels)
+  elif weighted:
+    anchors = jnp.asarray(ks, sample.x.dtype) + 0.5
   if hard:
-    r = hard_references(sample, ks)
+    r = r if by_level else hard_references(sample, ks)
     return hard_weights(sample, r), r
   state = kernel.prepare(sample, tau)
-  r = (hard_references(sample, ks) if kernel.references is None
-       else kernel.references(state, sample, ks))
-  if sample.weight is not None:
-    ks = soft_orders(sample, ks, r)
+  if not by_level:
+    r = (hard_references(sample, ks) if kernel.references is None
+         else kernel.references(state, sample, ks))
+  if weighted:
+    ks = soft_orders(sample, anchors, r)
   w_hard = hard_weights(sample, r)
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)
@@ -310,7 +337,7 @@ def exact_reduce(kernel: Kernel) -> Callable:
       sample = Sample(x, weight, total)
       plan = plan_shared if shared else _plan(query, total)
       coef = plan.coef
-      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard, plan.anchors)
+      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard, plan.levels)
       coef = jnp.asarray(coef, w.dtype)
       if output == "weights":
         return jnp.einsum("qu,un->qn", coef, w)

@@ -12,8 +12,8 @@ positions round the same way (``"nearest"`` rounds half down, as ``jnp``).
 Weighted samples: ``total`` is the sum of the weights ``W`` (a real number).
 Every order statistic has an *anchor*, a cumulative-weight position ``p``:
 ``k + 1/2`` for the order statistic ``k``, and ``q W`` for the level ``q`` of
-``"inverted_cdf"`` (:attr:`Plan.anchors`).  Its hard value is the first
-sorted value whose cumulative weight ``C_i`` reaches ``p`` (``C_i >= p``, as
+``"inverted_cdf"`` (:attr:`Plan.levels`).  Its hard value is the first sorted
+value whose cumulative weight ``C_i`` reaches ``p`` (``C_i >= p``, as
 ``jnp.quantile(..., weights=w, method="inverted_cdf")`` does); with integer
 weights this is the ``k``-th value of the sample in which every value is
 repeated ``weight`` times.  The soft kernels aim at :func:`soft_position`.
@@ -31,13 +31,12 @@ import numpy as np
 class Plan(NamedTuple):
   """``value[q] = sum_u coef[q, u] * x_(ks[u])``.
 
-  ``anchors`` (weighted samples only): the cumulative-weight position of
-  every order statistic when it is not ``ks + 1/2`` (``"inverted_cdf"``:
-  ``q W``), else None.
+  ``levels`` (weighted samples, ``"inverted_cdf"`` only): the level ``q`` of
+  every order statistic, whose anchor is ``q W`` (else None: ``ks + 1/2``).
   """
   ks: Any      # (U,) order-statistic positions (integer-valued)
   coef: Any    # (Q, U)
-  anchors: Any = None   # (U,) or None: ks + 1/2
+  levels: Any = None   # (U,) or None
 
 
 def q_dtype(q) -> np.dtype:
@@ -109,10 +108,7 @@ def traced_plan(q, total, method: str) -> Plan:
   plan = from_positions(*_positions(jnp, qa, mf, method))
   if method != "inverted_cdf" or isinstance(total, (int, np.integer)):
     return plan
-  # jnp's target: q W in the sample's dtype (jnp multiplies in the data's dtype).
-  tw = jnp.asarray(total)
-  anchor = qa.astype(tw.dtype) * tw
-  return plan._replace(anchors=jnp.concatenate([anchor, anchor]))
+  return plan._replace(levels=jnp.concatenate([qa, qa]))
 
 
 def soft_position(anchor, below, upto):
@@ -122,28 +118,29 @@ def soft_position(anchor, below, upto):
   ``below``/``upto`` the cumulative weight strictly below / up to its hard
   value (``C_{i-1}``, ``C_i``).  The kernels' soft-min picks, as ``tau -> 0``,
   the value whose interval ``[C_{i-1}, C_i]`` holds ``k + 1/2``, so aim at the
-  midpoint of the part of the hard value's interval inside the unit cell
-  ``[c, c + 1]``, ``c = max(ceil(p) - 1, 0)``, that holds ``p``:
+  centre of the anchor's unit cell, ``ceil(p) - 1/2`` (at least ``1/2``),
+  moved, if need be, to at least ``m = min(1/2, w_i / 2)`` inside the hard
+  value's interval (``w_i = C_i - C_{i-1}``):
 
-      k + 1/2 = (max(c, C_{i-1}) + min(c + 1, C_i)) / 2.
+      k + 1/2 = clip(ceil(p) - 1/2, C_{i-1} + m, C_i - m).
 
-  With integer weights the cell lies inside the interval, so ``k`` is the
+  With integer weights the centre is already that far inside, so ``k`` is the
   order statistic itself (``ceil(p) - 1``), exactly, with no dependence on the
-  weights: the repeated sample.  With real weights it lies strictly inside
-  the hard value's interval (at least ``min(1/2, w_i)/2`` from its ends), so
-  the soft value tends to the hard one, at every ``q``, exact cumulative-weight
-  ties included.  Differentiable in ``below``/``upto`` where they cut the cell.
+  weights: the repeated sample.  With real weights the target is at least
+  ``m`` inside the hard value's interval, so the soft value tends to the hard
+  one, at every ``q``, exact cumulative-weight ties included, and uniformly
+  (the soft-min's margin is about ``2 m x gap / tau``).  Differentiable in
+  ``below``/``upto`` where the clip acts.
   """
   p = jnp.asarray(anchor)
   dt = jnp.result_type(p, below, upto)
   p, below, upto = (jnp.asarray(v, dt) for v in (p, below, upto))
-  c = jnp.maximum(jnp.ceil(p) - 1, 0)
-  # where(), not maximum(): an integer C_{i-1} equal to c gets no gradient.
-  a = jnp.where(below > c, below, c)
-  b = jnp.where(upto < c + 1, upto, c + 1)
-  mid = jnp.where(b > a, 0.5 * (a + b),
-                  jnp.where(upto > below, 0.5 * (below + upto), p))
-  return mid - 0.5
+  centre = jnp.maximum(jnp.ceil(p), 1) - 0.5
+  m = jnp.minimum(0.5, 0.5 * (upto - below))
+  lo, hi = below + m, upto - m
+  # where(), not clip(): a bound equal to the centre (integer weights) passes
+  # no gradient to the weights.
+  return jnp.where(centre < lo, lo, jnp.where(centre > hi, hi, centre)) - 0.5
 
 
 def median_plan(n: int) -> Plan:
