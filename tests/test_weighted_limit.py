@@ -142,3 +142,22 @@ def test_integer_q_traced():
                                          weights=jnp.ones(10)))
   assert float(g(50)) == 4.0
   assert float(jax.jit(lambda q: softq.quantile(x, q, temperature=0))(jnp.int32(0))) == 0.0
+
+
+@pytest.mark.parametrize("algorithm", ("sorted", "rank"))
+def test_long_rows(algorithm):
+  """Rows past the dense kernels' size: the O(n log n) evaluations, same limit."""
+  rng = np.random.default_rng(21)
+  n = 160
+  x = rng.standard_normal((2, n))
+  w = np.stack([rng.uniform(0.1, 2.0, n), rng.integers(1, 8, n) / 4.0])
+  q = np.array([0.0, 0.013, 0.5, 0.77, 1.0])
+  for method in ("inverted_cdf", "linear"):
+    soft = softq.quantile(x, q, axis=1, method=method, weights=w, temperature=TINY,
+                          temperature_scale="std", algorithm=algorithm)
+    hard = softq.quantile(x, q, axis=1, method=method, weights=w, temperature=0,
+                          algorithm=algorithm)
+    np.testing.assert_allclose(soft, hard, rtol=0, atol=1e-7)
+    if method == "inverted_cdf":
+      np.testing.assert_array_equal(hard, jnp.quantile(x, q, axis=1, weights=w,
+                                                       method=method))
