@@ -102,16 +102,18 @@ def test_no_jump_at_zero(algorithm, method):
 
 
 def test_soft_position_is_the_order_statistic_for_integer_weights():
-  """Integer cumulative weights: the kernels aim at ``ceil(p) - 1`` exactly."""
+  """Integer cumulative weights: the kernels aim at the repeated sample's position."""
   for c_lo, c_hi, p in ((3.0, 7.0, 4.5), (3.0, 4.0, 3.5), (0.0, 2.0, 0.0), (5.0, 9.0, 6.2),
                         (6.0, 8.0, 7.000000000000001)):
-    assert float(plans.soft_position(p, c_lo, c_hi)) == max(np.ceil(p) - 1, 0)
-    g = jax.grad(plans.soft_position, argnums=(1, 2))(p, c_lo, c_hi)
+    centre = plans.cell_centre(p)
+    assert float(plans.soft_position(centre, c_lo, c_hi)) == max(np.ceil(p) - 1, 0)
+    g = jax.grad(plans.soft_position, argnums=(1, 2))(centre, c_lo, c_hi)
     assert g == (0.0, 0.0)        # no dependence on the weights
+  assert float(plans.soft_position(3.0, 2.0, 4.0)) == 2.5   # a half-integer k stays
   # real weights: at least min(1/2, w_i / 2) inside the hard value's interval
   for c_lo, c_hi, p in ((1.5, 2.7, 2.5), (6.3, 7.000000000000001, 7.000000000000001),
                         (0.0, 0.3, 0.0), (2.2, 2.25, 2.21), (3.9, 9.0, 4.0)):
-    k = float(plans.soft_position(p, c_lo, c_hi))
+    k = float(plans.soft_position(plans.cell_centre(p), c_lo, c_hi))
     m = min(0.5, (c_hi - c_lo) / 2)
     assert c_lo + m - 1e-12 <= k + 0.5 <= c_hi - m + 1e-12
 

@@ -181,24 +181,24 @@ def inverted_cdf_references(sample: Sample, levels):
   xs, ws = jax.lax.sort_key_val(jnp.where(valid, x, jnp.inf), w)
   cum = jnp.cumsum(ws)
   target = jnp.asarray(levels).astype(x.dtype) * cum[-1]
-  idx = jnp.sum((cum[None, :] < target[:, None]).astype(jnp.int32), axis=1)
+  idx = jnp.searchsorted(cum, target, side="left")     # how many C_i < q W
   last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
   return xs[jnp.clip(idx, 0, last)], target
 
 
-def soft_orders(sample: Sample, anchors, r):
+def soft_orders(sample: Sample, centres, r):
   """The positions the soft kernels aim at for weighted order statistics.
 
-  ``anchors`` are their cumulative-weight positions, ``r`` their hard values;
-  see :func:`softq._core.plan.soft_position` (for integer weights: the order
-  statistics themselves).  O(U n) comparisons, no sort.
+  ``centres``: where the repeated sample aims (``k + 1/2``), ``r`` the hard
+  values; see :func:`softq._core.plan.soft_position` (for integer weights: the
+  order statistics themselves).  O(U n) comparisons, no sort.
   """
   x = jax.lax.stop_gradient(sample.x)
   w = jnp.where(sample.valid, sample.weight, 0).astype(x.dtype)
   r = jax.lax.stop_gradient(r)[:, None]
   below = jnp.sum(jnp.where(x[None, :] < r, w[None, :], 0), axis=1)
   upto = jnp.sum(jnp.where(x[None, :] <= r, w[None, :], 0), axis=1)
-  return plans.soft_position(anchors, below, upto)
+  return plans.soft_position(centres, below, upto)
 
 
 def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, levels=None):
@@ -215,8 +215,9 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, leve
   by_level = weighted and levels is not None
   if by_level:
     r, anchors = inverted_cdf_references(sample, levels)
+    centres = plans.cell_centre(anchors)
   elif weighted:
-    anchors = jnp.asarray(ks, sample.x.dtype) + 0.5
+    centres = jnp.asarray(ks, sample.x.dtype) + 0.5
   if hard:
     r = r if by_level else hard_references(sample, ks)
     return hard_weights(sample, r), r
@@ -225,7 +226,7 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, leve
     r = (hard_references(sample, ks) if kernel.references is None
          else kernel.references(state, sample, ks))
   if weighted:
-    ks = soft_orders(sample, anchors, r)
+    ks = soft_orders(sample, centres, r)
   w_hard = hard_weights(sample, r)
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)

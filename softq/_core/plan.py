@@ -111,36 +111,44 @@ def traced_plan(q, total, method: str) -> Plan:
   return plan._replace(levels=jnp.concatenate([qa, qa]))
 
 
-def soft_position(anchor, below, upto):
+def cell_centre(anchor):
+  """``max(ceil(p), 1) - 1/2``: the centre of the unit cell ``(c - 1, c]`` holding ``p``.
+
+  The position the repeated sample's ``"inverted_cdf"`` aims at for an
+  anchor ``p = q W`` (its order statistic ``ceil(q W) - 1``, at least 0).
+  """
+  return jnp.maximum(jnp.ceil(anchor), 1) - 0.5
+
+
+def soft_position(centre, below, upto):
   """The position ``k`` a soft kernel aims at (its cost minimum: ``k + 1/2``).
 
-  ``anchor`` is an order statistic's cumulative-weight position ``p``;
-  ``below``/``upto`` the cumulative weight strictly below / up to its hard
+  ``centre`` is where the repeated sample aims (``k + 1/2`` for the order
+  statistic ``k``; :func:`cell_centre` of ``q W`` for ``"inverted_cdf"``);
+  ``below``/``upto`` the cumulative weight strictly below / up to the hard
   value (``C_{i-1}``, ``C_i``).  The kernels' soft-min picks, as ``tau -> 0``,
-  the value whose interval ``[C_{i-1}, C_i]`` holds ``k + 1/2``, so aim at the
-  centre of the anchor's unit cell, ``ceil(p) - 1/2`` (at least ``1/2``),
-  moved, if need be, to at least ``m = min(1/2, w_i / 2)`` inside the hard
+  the value whose interval ``[C_{i-1}, C_i]`` holds ``k + 1/2``, so move the
+  centre, if need be, to at least ``m = min(1/2, w_i / 2)`` inside the hard
   value's interval (``w_i = C_i - C_{i-1}``):
 
-      k + 1/2 = clip(ceil(p) - 1/2, C_{i-1} + m, C_i - m).
+      k + 1/2 = clip(centre, C_{i-1} + m, C_i - m).
 
   With integer weights the centre is already that far inside, so ``k`` is the
-  order statistic itself (``ceil(p) - 1``), exactly, with no dependence on the
-  weights: the repeated sample.  With real weights the target is at least
-  ``m`` inside the hard value's interval, so the soft value tends to the hard
-  one, at every ``q``, exact cumulative-weight ties included, and uniformly
-  (the soft-min's margin is about ``2 m x gap / tau``).  Differentiable in
-  ``below``/``upto`` where the clip acts.
+  repeated sample's own (``ceil(p) - 1``), exactly, with no dependence on the
+  weights.  With real weights the target is at least ``m`` inside the hard
+  value's interval, so the soft value tends to the hard one, at every ``q``,
+  exact cumulative-weight ties included, and uniformly (the soft-min's
+  margin is about ``2 m x gap / tau``).  Differentiable in ``below``/``upto``
+  where the clip acts.
   """
-  p = jnp.asarray(anchor)
-  dt = jnp.result_type(p, below, upto)
-  p, below, upto = (jnp.asarray(v, dt) for v in (p, below, upto))
-  centre = jnp.maximum(jnp.ceil(p), 1) - 0.5
+  c = jnp.asarray(centre)
+  dt = jnp.result_type(c, below, upto)
+  c, below, upto = (jnp.asarray(v, dt) for v in (c, below, upto))
   m = jnp.minimum(0.5, 0.5 * (upto - below))
   lo, hi = below + m, upto - m
   # where(), not clip(): a bound equal to the centre (integer weights) passes
   # no gradient to the weights.
-  return jnp.where(centre < lo, lo, jnp.where(centre > hi, hi, centre)) - 0.5
+  return jnp.where(c < lo, lo, jnp.where(c > hi, hi, c)) - 0.5
 
 
 def median_plan(n: int) -> Plan:
