@@ -163,9 +163,13 @@ def _jnp_hard(req: Request, a, q, where, weights):
   if req.kind == "median":
     qv, method = 0.5, "linear"
   else:
-    qv, method = q, req.method
+    qv, method = jnp.asarray(q), req.method
     if req.percent:
-      qv = _percent_to_fraction(jnp.asarray(q))
+      qv = _percent_to_fraction(qv)
+    elif not jnp.issubdtype(qv.dtype, jnp.floating):
+      # An integer level (0 or 1): jnp.quantile floors q itself and refuses
+      # integers; promote as the soft path does (plan.q_dtype).
+      qv = qv.astype(plans.q_dtype(qv))
   if method == "inverted_cdf" and jnp.asarray(qv).dtype != a.dtype:
     # jnp multiplies q by the total weight with lax.mul: mixed float32 and
     # float64 raise there (jnp's own error); q in a's dtype gives its result.

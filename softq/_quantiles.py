@@ -70,7 +70,11 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
       axes' shape): with integer weights the result is that of the sample
       with every value repeated ``weight`` times; 0 removes a value.
       Differentiable.  At ``temperature=0`` with ``method="inverted_cdf"``
-      this is ``jnp.quantile(..., weights=weights)``.
+      this is ``jnp.quantile(..., weights=weights)``.  Real weights: every
+      order statistic is the first sorted value whose cumulative weight
+      reaches its anchor (``k + 1/2``; ``q W`` for ``"inverted_cdf"``), and the
+      soft value tends to it as ``temperature -> 0``, for every method (no
+      jump at 0; docs/math.md section 6).
     temperature: {temperature}
     algorithm: the soft construction (see above).
     where: boolean mask broadcastable to ``a``: only ``True`` entries count.

@@ -138,8 +138,9 @@ def sorted_references(srt, ws, ks):
 
   ``srt``: the values in ascending order, absent entries ``+inf`` at the end;
   ``ws``: their weights in that order (0 for absent entries), or None (every
-  entry counts once).  The weighted ``k``-th value is the one whose
-  cumulative-weight interval holds ``k + 1/2`` (the repeated sample's).
+  entry counts once).  The weighted ``k``-th value is the first whose
+  cumulative weight reaches ``k + 1/2`` (the repeated sample's with integer
+  weights; ``jnp``'s ``"inverted_cdf"`` rule with real ones, ``k`` real).
   """
   srt = jax.lax.stop_gradient(srt)
   n = srt.shape[0]
@@ -149,7 +150,7 @@ def sorted_references(srt, ws, ks):
   ws = jax.lax.stop_gradient(ws)
   cum = jnp.cumsum(ws)
   pos = jnp.asarray(ks).astype(cum.dtype) + 0.5
-  idx = jnp.searchsorted(cum, pos, side="right")
+  idx = jnp.searchsorted(cum, pos, side="left")
   last = jnp.maximum(jnp.sum((ws > 0).astype(jnp.int32)) - 1, 0)
   return srt[jnp.clip(idx, 0, last)]
 
@@ -166,18 +167,67 @@ def hard_weights(sample: Sample, r):
   return share / jnp.where(total > 0, total, jnp.ones_like(total))
 
 
-def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool):
+def inverted_cdf_references(sample: Sample, levels):
+  """Hard values ``(U,)`` and anchors ``q W`` of weighted ``"inverted_cdf"`` levels.
+
+  ``jnp.quantile(..., weights=w, method="inverted_cdf")`` step by step (sort,
+  cumulative sum, ``q`` times its last entry, the first ``C_i >= q W``), so a
+  ``q W`` that lands on a cumulative weight is decided as ``jnp`` decides it;
+  except that absent (zero-weight) entries sort last and are never picked
+  (``jnp`` returns a zero-weight minimum at ``q W = 0``).
+  """
+  x = jax.lax.stop_gradient(sample.x)
+  valid = sample.valid
+  w = jax.lax.stop_gradient(jnp.where(valid, sample.weight, 0)).astype(x.dtype)
+  xs, ws = jax.lax.sort_key_val(jnp.where(valid, x, jnp.inf), w)
+  cum = jnp.cumsum(ws)
+  target = jnp.asarray(levels).astype(x.dtype) * cum[-1]
+  idx = jnp.searchsorted(cum, target, side="left")     # how many C_i < q W
+  last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
+  return xs[jnp.clip(idx, 0, last)], target
+
+
+def soft_orders(sample: Sample, centres, r):
+  """The positions the soft kernels aim at for weighted order statistics.
+
+  ``centres``: where the repeated sample aims (``k + 1/2``), ``r`` the hard
+  values; see :func:`softq._core.plan.soft_position` (for integer weights: the
+  order statistics themselves).  O(U n) comparisons, no sort.
+  """
+  x = jax.lax.stop_gradient(sample.x)
+  w = jnp.where(sample.valid, sample.weight, 0).astype(x.dtype)
+  r = jax.lax.stop_gradient(r)[:, None]
+  below = jnp.sum(jnp.where(x[None, :] < r, w[None, :], 0), axis=1)
+  upto = jnp.sum(jnp.where(x[None, :] <= r, w[None, :], 0), axis=1)
+  return plans.soft_position(centres, below, upto)
+
+
+def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, levels=None):
   """Weights ``(U, n)`` and hard values ``(U,)`` of the order statistics ``ks``.
 
   Order statistics whose hard value is infinite take the hard weights (the
-  soft kernels are written for finite reference values).
+  soft kernels are written for finite reference values).  Weighted samples:
+  the hard value is the first whose cumulative weight reaches the anchor
+  (``q W`` for ``levels``, from :attr:`softq._core.plan.Plan.levels`, else
+  ``ks + 1/2``) and the kernels aim at :func:`soft_orders`, so the soft value
+  tends to it for real weights too.
   """
+  weighted = sample.weight is not None
+  by_level = weighted and levels is not None
+  if by_level:
+    r, anchors = inverted_cdf_references(sample, levels)
+    centres = plans.cell_centre(anchors)
+  elif weighted:
+    centres = jnp.asarray(ks, sample.x.dtype) + 0.5
   if hard:
-    r = hard_references(sample, ks)
+    r = r if by_level else hard_references(sample, ks)
     return hard_weights(sample, r), r
   state = kernel.prepare(sample, tau)
-  r = (hard_references(sample, ks) if kernel.references is None
-       else kernel.references(state, sample, ks))
+  if not by_level:
+    r = (hard_references(sample, ks) if kernel.references is None
+         else kernel.references(state, sample, ks))
+  if weighted:
+    ks = soft_orders(sample, centres, r)
   w_hard = hard_weights(sample, r)
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)
@@ -289,7 +339,7 @@ def exact_reduce(kernel: Kernel) -> Callable:
       sample = Sample(x, weight, total)
       plan = plan_shared if shared else _plan(query, total)
       coef = plan.coef
-      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard)
+      w, r = order_stat_weights(kernel, sample, plan.ks, tau_row, hard, plan.levels)
       coef = jnp.asarray(coef, w.dtype)
       if output == "weights":
         return jnp.einsum("qu,un->qn", coef, w)

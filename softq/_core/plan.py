@@ -9,10 +9,14 @@ traced program (``q`` traced, or a size that depends on a mask, NaNs or
 weights).  Both follow ``jnp.quantile`` step by step in ``q``'s dtype, so
 positions round the same way (``"nearest"`` rounds half down, as ``jnp``).
 
-Weighted samples: ``total`` is the sum of the weights (a real number) and an
-order statistic ``k`` is the value whose cumulative-weight interval
-``[C_{i-1}, C_i)`` contains ``k + 1/2`` (with integer weights: the ``k``-th
-value of the sample in which every value is repeated ``weight`` times).
+Weighted samples: ``total`` is the sum of the weights ``W`` (a real number).
+Every order statistic has an *anchor*, a cumulative-weight position ``p``:
+``k + 1/2`` for the order statistic ``k``, and ``q W`` for the level ``q`` of
+``"inverted_cdf"`` (:attr:`Plan.levels`).  Its hard value is the first sorted
+value whose cumulative weight ``C_i`` reaches ``p`` (``C_i >= p``, as
+``jnp.quantile(..., weights=w, method="inverted_cdf")`` does); with integer
+weights this is the ``k``-th value of the sample in which every value is
+repeated ``weight`` times.  The soft kernels aim at :func:`soft_position`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,14 @@ import numpy as np
 
 
 class Plan(NamedTuple):
-  """``value[q] = sum_u coef[q, u] * x_(ks[u])``."""
+  """``value[q] = sum_u coef[q, u] * x_(ks[u])``.
+
+  ``levels`` (weighted samples, ``"inverted_cdf"`` only): the level ``q`` of
+  every order statistic, whose anchor is ``q W`` (else None: ``ks + 1/2``).
+  """
   ks: Any      # (U,) order-statistic positions (integer-valued)
   coef: Any    # (Q, U)
+  levels: Any = None   # (U,) or None
 
 
 def q_dtype(q) -> np.dtype:
@@ -96,7 +105,50 @@ def traced_plan(q, total, method: str) -> Plan:
   qa = jnp.asarray(q)
   qa = qa.astype(q_dtype(qa)).reshape(-1)
   mf = jnp.asarray(total).astype(qa.dtype)
-  return from_positions(*_positions(jnp, qa, mf, method))
+  plan = from_positions(*_positions(jnp, qa, mf, method))
+  if method != "inverted_cdf" or isinstance(total, (int, np.integer)):
+    return plan
+  return plan._replace(levels=jnp.concatenate([qa, qa]))
+
+
+def cell_centre(anchor):
+  """``max(ceil(p), 1) - 1/2``: the centre of the unit cell ``(c - 1, c]`` holding ``p``.
+
+  The position the repeated sample's ``"inverted_cdf"`` aims at for an
+  anchor ``p = q W`` (its order statistic ``ceil(q W) - 1``, at least 0).
+  """
+  return jnp.maximum(jnp.ceil(anchor), 1) - 0.5
+
+
+def soft_position(centre, below, upto):
+  """The position ``k`` a soft kernel aims at (its cost minimum: ``k + 1/2``).
+
+  ``centre`` is where the repeated sample aims (``k + 1/2`` for the order
+  statistic ``k``; :func:`cell_centre` of ``q W`` for ``"inverted_cdf"``);
+  ``below``/``upto`` the cumulative weight strictly below / up to the hard
+  value (``C_{i-1}``, ``C_i``).  The kernels' soft-min picks, as ``tau -> 0``,
+  the value whose interval ``[C_{i-1}, C_i]`` holds ``k + 1/2``, so move the
+  centre, if need be, to at least ``m = min(1/2, w_i / 2)`` inside the hard
+  value's interval (``w_i = C_i - C_{i-1}``):
+
+      k + 1/2 = clip(centre, C_{i-1} + m, C_i - m).
+
+  With integer weights the centre is already that far inside, so ``k`` is the
+  repeated sample's own (``ceil(p) - 1``), exactly, with no dependence on the
+  weights.  With real weights the target is at least ``m`` inside the hard
+  value's interval, so the soft value tends to the hard one, at every ``q``,
+  exact cumulative-weight ties included, and uniformly (the soft-min's
+  margin is about ``2 m x gap / tau``).  Differentiable in ``below``/``upto``
+  where the clip acts.
+  """
+  c = jnp.asarray(centre)
+  dt = jnp.result_type(c, below, upto)
+  c, below, upto = (jnp.asarray(v, dt) for v in (c, below, upto))
+  m = jnp.minimum(0.5, 0.5 * (upto - below))
+  lo, hi = below + m, upto - m
+  # where(), not clip(): a bound equal to the centre (integer weights) passes
+  # no gradient to the weights.
+  return jnp.where(c < lo, lo, jnp.where(c > hi, hi, c)) - 0.5
 
 
 def median_plan(n: int) -> Plan:
