@@ -87,7 +87,7 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
     axis: int, tuple of ints or None (all axes, the default).
     block_size: ``b >= 2`` values per block.
     keepdims: keep reduced axes with size 1.
-    temperature: ``tau >= 0`` in the units of ``a``: a scalar or an array
+    temperature: :math:`\tau \ge 0` in the units of ``a``: a scalar or an array
       broadcasting against the output; differentiable; ``0`` is exact.
     algorithm: block kernel: ``"deviation"`` (default, fastest) or ``"rank"``.
     where: boolean mask broadcastable to ``a``.

@@ -178,7 +178,8 @@ def abs(a: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:  # pylint: 
   r"""Soft absolute value :math:`\tau \log(e^{a/\tau} + e^{-a/\tau})`, the soft ``max(a, -a)``.
 
   Computed as :math:`\lvert a\rvert + \tau \operatorname{log1p}(e^{-2\lvert a\rvert/\tau})`
-  (no overflow); its derivative is :func:`sign`.  :math:`\operatorname{abs}(0) = \tau \log 2`.  Hard limit: ``jnp.abs``.
+  (no overflow); its derivative is :func:`sign`.
+  :math:`\operatorname{abs}(0) = \tau \log 2`.  Hard limit: ``jnp.abs``.
 
   Examples:
     >>> import jax.numpy as jnp, softq
@@ -193,7 +194,8 @@ def sign(a: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:
 
   :math:`\tanh` is chosen over :math:`\frac{2}{\pi}\arctan` because it saturates
   exponentially (soft ranks built from it are within
-  :math:`e^{-2\,\mathrm{gap}/\tau}` of the hard ones) and is exactly the derivative of the log-sum-exp soft abs.
+  :math:`e^{-2\,\mathrm{gap}/\tau}` of the hard ones) and is exactly the
+  derivative of the log-sum-exp soft abs.
   Hard limit: ``jnp.sign`` (``sign(0) = 0``).
 
   Examples:
