@@ -177,7 +177,7 @@ def _elementwise(name, a, temperature, soft, hard):
 def abs(a: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:  # pylint: disable=redefined-builtin
   r"""Soft absolute value :math:`\tau \log(e^{a/\tau} + e^{-a/\tau})`, the soft ``max(a, -a)``.
 
-  Computed as :math:`\lvert a\rvert + \tau \operatorname{log1p}(e^{-2\lvert a\rvert/\tau})`
+  Computed as :math:`\lvert a\rvert + \tau \mathrm{log1p}(e^{-2\lvert a\rvert/\tau})`
   (no overflow); its derivative is :func:`sign`.
   :math:`\operatorname{abs}(0) = \tau \log 2`.  Hard limit: ``jnp.abs``.
 
