@@ -111,7 +111,7 @@ def main(argv=None) -> None:
         "- \"deviation\" and \"sorted\" are one function (the soft minimiser of the total\n"
         "  absolute deviation) evaluated two ways: \"deviation\" sums the n^2 pairs, \"sorted\"\n"
         "  (the default) sorts once and sums them with recurrences in O(n log n)"
-        + (": hence identical rows." if same else "."))
+        + (":\n  hence identical rows." if same else "."))
   spread = float(x.max() - x.min())
   notes.append(f"- tau large against the spread (max - min = {spread:.2f}): the weights tend to "
                f"uniform,\n  so every row tends to the mean {mean:.4f}.")
@@ -123,12 +123,12 @@ def main(argv=None) -> None:
     far = int(np.argmax(np.minimum(np.abs(sub - hard), np.abs(sub - mean))))
     notes.append(
         "- \"subsets\" is a soft min over subsets of a soft max. The inner soft max leans\n"
-        "  towards the largest values of each subset (here the outlier), by about\n"
-        "  (their spread)^2 / tau: most where tau is near the spread "
+        "  towards the largest values of each subset (here the outlier), by about their\n"
+        "  variance / tau: most where tau is comparable to the spread "
         f"(tau={temps[far]:g}: {sub[far]:.4f},\n  "
         + ("above both the median and the mean" if sub[far] > max(hard, mean) else
            "away from the median") +
-        f"). It approaches the mean only for tau >> spread (tau={temps[0]:g}: {sub[0]:.4f}).")
+        f").\n  It approaches the mean only for tau >> spread (tau={temps[0]:g}: {sub[0]:.4f}).")
   print("\n" + "\n".join(notes) + "\n")
 
   # -- 2. Quantiles: every jnp.quantile method ---------------------------------
