@@ -60,6 +60,9 @@ extensions = [
     "sphinx.ext.autosummary",   # the summary tables of the API index only
     "sphinx.ext.napoleon",      # Google-style Args / Returns / Examples
     "sphinx.ext.mathjax",
+    # MathJax 3 bundled into _static/mathjax/ from the PyPI package: the site
+    # typesets its math offline and loads no script from another host.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
 ]
 exclude_patterns = [
@@ -72,8 +75,10 @@ exclude_patterns = [
 root_doc = "index"
 language = "en"
 
-# MyST: Markdown anchors for `page.md#section` links.
+# MyST: Markdown anchors for `page.md#section` links; `$...$`, `$$...$$` and
+# `\begin{align}...` math in the pages.
 myst_heading_anchors = 3
+myst_enable_extensions = ["dollarmath", "amsmath"]
 
 # myst-nb: the committed notebooks carry their outputs; show them, never run.
 nb_execution_mode = "off"

@@ -90,6 +90,91 @@ Least squares is dragged towards the bad cluster, L1 is tilted by the
 high-leverage points, and the soft median of the squared residuals ignores
 them: it only listens to the best-fitting half of the data.
 
+### Learning the temperature of the loss, and why not to
+
+The temperature is differentiable, so it is tempting to learn it with the
+weights. Here the same fit with the soft median of squares, 600 Adam steps,
+five ways: the temperature learned jointly (as `log tau`, starting at 1), fixed
+at 0.05, scheduled (geometric decay from 1 to 0.05), and fixed at 5 % of the
+squared residuals' spread (`temperature_scale="std"`, and the robust `"mad"`). The fit error is the largest
+difference between the learned `(w, b)` and the least-squares fit of the clean
+points alone (what a robust fit should recover); the loss roughness is the
+typical step-to-step change of the loss over the last 100 steps, relative to
+the loss.
+
+A soft median of a right-skewed sample (squared residuals are) grows with the
+temperature towards the mean, so the gradient of the loss with respect to the
+temperature is positive and Adam keeps lowering it: the learned temperature
+anneals towards 0, where the loss becomes the hard median of the squares,
+a non-smooth function whose gradient jumps from one data point to another.
+"""),
+    code("""
+A_clean = np.stack([x[~corrupt], np.ones((~corrupt).sum())], axis=1)
+clean_fit = np.linalg.lstsq(A_clean, y[~corrupt], rcond=None)[0]    # (w, b) on the clean points
+STEPS = 600
+
+def scale_of(mode):   # 'temperature_scale="std"' -> "std"; None for the others
+  return mode.split('"')[1] if mode.startswith("temperature_scale") else None
+
+def fit_tau(mode, steps=STEPS, lr=0.05):
+  opt = optax.adam(lr)
+  p0 = {"w": jnp.array(0.0), "b": jnp.array(0.0), "log_tau": jnp.log(1.0)}
+  def loss(p, t):
+    r2 = (Y - predict(p, X)) ** 2
+    if mode == "learned":
+      return softq.median(r2, temperature=jnp.exp(p["log_tau"]))
+    if mode == "fixed 0.05":
+      return softq.median(r2, temperature=0.05)
+    if mode == "schedule 1 -> 0.05":
+      return softq.median(r2, temperature=0.05 ** (t / steps))
+    return softq.median(r2, temperature=0.05, temperature_scale=scale_of(mode))
+  def step(carry, t):
+    p, state = carry
+    value, grads = jax.value_and_grad(loss)(p, t)
+    if mode != "learned":
+      grads["log_tau"] = jnp.zeros_like(grads["log_tau"])
+    updates, state = opt.update(grads, state, p)
+    return (optax.apply_updates(p, updates), state), (value, jnp.exp(p["log_tau"]))
+  (p, _), (values, taus) = jax.jit(lambda p: jax.lax.scan(
+      step, (p, opt.init(p)), jnp.arange(steps, dtype=jnp.float32)))(p0)
+  return p, np.asarray(values), np.asarray(taus)
+
+tau_runs = {}
+print(f"{'temperature':>22} {'tau at end':>11} {'fit error':>10} {'loss roughness':>15}")
+for mode in ["learned", "fixed 0.05", "schedule 1 -> 0.05", 'temperature_scale="std"',
+             'temperature_scale="mad"']:
+  p, values, taus = fit_tau(mode)
+  err = float(np.max(np.abs(np.array([float(p["w"]), float(p["b"])]) - clean_fit)))
+  tail = values[-100:]
+  rough = float(np.median(np.abs(np.diff(tail))) / np.mean(tail))
+  end_tau = (f"0.05 {scale_of(mode)}" if scale_of(mode) else
+             {"learned": f"{float(taus[-1]):.4g}", "fixed 0.05": "0.05",
+              "schedule 1 -> 0.05": f"{0.05 ** ((STEPS - 1) / STEPS):.4g}"}[mode])
+  tau_runs[mode] = (values, taus, err)
+  print(f"{mode:>22} {end_tau:>11} {err:10.4f} {rough:15.2e}")
+print(f"learned temperature: {tau_runs['learned'][1][0]:.3g} at step 0, "
+      f"{tau_runs['learned'][1][STEPS // 2]:.3g} at step {STEPS // 2}, {tau_runs['learned'][1][-1]:.3g} at step {STEPS}")
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
+axes[0].semilogy(tau_runs["learned"][1]); axes[0].set_title("learned temperature"); axes[0].set_xlabel("Adam step")
+for mode, (values, taus, err) in tau_runs.items():
+  axes[1].semilogy(values, label=f"{mode} (fit error {err:.3f})", lw=1)
+axes[1].set_title("training loss"); axes[1].set_xlabel("Adam step"); axes[1].legend(fontsize=8)
+plt.tight_layout(); plt.show()
+"""),
+    md("""
+The table carries this run's numbers: how far the learned temperature fell,
+how rough the loss became, and how each fit compares with the clean-data fit.
+The remedies, in order of simplicity: fix the temperature (at a value in the
+units of the loss), schedule it (anneal it yourself, slowly, to the
+temperature you want to end at), or state it as a fraction of the spread with
+`temperature_scale=` so that it follows the residuals as they shrink. With a
+large share of gross outliers the standard deviation of the squared residuals
+is theirs, so a fraction of it can be soft against the inliers' residuals;
+`"mad"` measures the spread robustly. Learning a temperature makes more sense where
+the objective does not reward sharpness by itself, as in the pooling layer of the
+next section, whose temperature is trained through a classification loss.
+
 ## 2. A small CNN with soft-median pooling
 
 Generated 12 x 12 images of four classes (a horizontal, vertical, diagonal or

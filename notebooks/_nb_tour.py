@@ -57,10 +57,12 @@ One sample of 9 values with an outlier. Each algorithm gives convex weights
 * `"subsets"`: soft min over subsets of size 5 of the soft max (exponential, n <= 20);
 * `"deviation"`: soft minimiser of the total absolute deviation;
 * `"rank"`: the value whose soft rank is closest to the middle;
-* `"remedian"`: the soft remedian (medians of blocks of medians, O(n)); its
-  hard limit is the *remedian*, which on this sample is not the median: with the
-  default block size 7 the blocks are the first 7 values (median 0.9) and the
-  last 2 (median 12.8), and the remedian is the median of those two, 6.85.
+* `"remedian"`: the soft remedian (weighted medians of blocks of medians, O(n));
+  its hard limit is the *weighted remedian*: blocks of `block_size` values (7 by
+  default) are replaced by their medians, each carrying the number of inputs it
+  stands for, and those are combined the same way until one value is left. It
+  estimates the median and is not in general equal to it; the last line of the
+  table prints every hard limit next to `jnp.median`, so you can compare them.
   Notebook 03 shows it at the scale where it is meant to be used.
 
 (`"sorted"`, the default, is the `"deviation"` function computed in O(n log n):
@@ -82,6 +84,9 @@ for i, tau in enumerate(np.asarray(table_taus)):
   lines.append(f"{tau:<8g} " + "".join(f"{table[a][i]:11.4f}" for a in ALGOS))
 lines.append("0 (hard) " + "".join(f"{float(softq.median(x, temperature=0, algorithm=a)):11.4f}" for a in ALGOS))
 print("\\n".join(lines))
+for a in ALGOS:
+  hard_a = float(softq.median(x, temperature=0, algorithm=a))
+  print(f"{a:>9} at tau=0: {hard_a:.4f}", "= jnp.median" if hard_a == hard else "!= jnp.median")
 """),
     md("""
 ### Convergence to the hard median
@@ -106,10 +111,12 @@ plt.show()
 ### The weights: `argmedian`
 
 Bars are the weights each algorithm puts on each sample value (sorted by value)
-at `tau = 0.3`. The three exact algorithms give the outlier (25.0) essentially
-no weight and concentrate on the middle value 0.9 and its neighbours. The
-remedian gives the outlier a quarter of its weight here: its last block holds
-only 0.6 and 25.0 (the small-sample caveat above).
+at `tau = 0.3`, with each algorithm's value in its title; the line printed below
+the plot gives the weight each one puts on the outlier. The weights concentrate
+on the middle of the sample and its neighbours, each algorithm with its own
+spread at the same temperature (the temperature means different things to them,
+as above). The remedian's weights are products of block weights, so which
+neighbours share the weight depends on how the values fall into blocks.
 """),
     code("""
 order = np.argsort(np.asarray(x))
@@ -121,6 +128,9 @@ for ax, a in zip(axes, ALGOS):
   ax.set_title(f"{a}\\nsum(w*x) = {float((w * x).sum()):.3f}")
 axes[0].set_ylabel("weight")
 plt.tight_layout(); plt.show()
+w_outlier = {a: float(softq.argmedian(x, temperature=0.3, algorithm=a)[jnp.argmax(x)]) for a in ALGOS}
+print("weight on the outlier", float(x.max()), "at tau=0.3:",
+      ", ".join(f"{a} {w:.2g}" for a, w in w_outlier.items()))
 """),
     md("""
 ## 3. Gradients

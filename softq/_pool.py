@@ -132,8 +132,8 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
   .. math::
      W(o) = \{\, x[o \cdot s + j - \mathrm{lo}] : 0 \le j < w,\ \text{inside the input} \,\}
 
-  (per spatial dimension: stride ``s``, window ``w``, low padding ``lo``) and
-  the output is ``softq.quantile(W(o), q, method=method,
+  (per spatial dimension: stride :math:`s`, window :math:`w`, low padding
+  :math:`\mathrm{lo}`) and the output is ``softq.quantile(W(o), q, method=method,
   temperature=temperature, algorithm=algorithm)``.  **Padding entries do
   not count**: a ``"SAME"`` border window holds fewer values and its quantile
   is taken over those alone (as ``max_pool``'s ``-inf`` padding never wins);
@@ -165,7 +165,7 @@ def quantile_pool(inputs: ArrayLike, q: ArrayLike, window_shape: Sequence[int],
       as ``lax.padtype_to_pads``) or a sequence of ``(low, high)`` int pairs,
       one per spatial dimension.
     method: the ``jnp.quantile`` method of the hard limit.
-    temperature: ``tau >= 0`` in the units of ``inputs``: a scalar or an
+    temperature: :math:`\tau \ge 0` in the units of ``inputs``: a scalar or an
       array broadcasting against the output ``(*batch, *out_spatial,
       features)`` (e.g. one per feature, shape ``(features,)``).
       Differentiable; changing its value never retraces.
@@ -207,7 +207,7 @@ def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
   .. math::
      y(o) = \sum_{i \in W(o)} w_i\, x_i, \qquad w = \mathrm{argmedian}_\tau(W(o)),
 
-  with the window ``W(o)`` of :func:`quantile_pool`; ``SAME`` or explicit
+  with the window :math:`W(o)` of :func:`quantile_pool`; ``SAME`` or explicit
   padding entries do not count (a border window's median is over its
   in-range values).  Median pooling keeps edges like max pooling but
   ignores isolated outliers (salt-and-pepper noise) that max pooling
@@ -223,7 +223,7 @@ def median_pool(inputs: ArrayLike, window_shape: Sequence[int],
     window_shape: window size per spatial dimension, a tuple of ints.
     strides: step per spatial dimension (default all 1).
     padding: ``"VALID"``, ``"SAME"`` or a sequence of ``(low, high)`` pairs.
-    temperature: ``tau >= 0`` in the units of ``inputs`` (or of each window's spread
+    temperature: :math:`\tau \ge 0` in the units of ``inputs`` (or of each window's spread
       with ``temperature_scale``): a scalar or broadcasting against the output.
     algorithm: the soft order-statistic algorithm (see :func:`softq.median`
       and :func:`quantile_pool` for which to pick).

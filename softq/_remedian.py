@@ -53,10 +53,10 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
   about 0.01), and data that arrive in order (outliers last) stay
   harmless.  The soft remedian replaces each weighted block median by the
   soft weighted median of ``algorithm`` (see :func:`softq.median` with
-  ``weights=``; with ``"deviation"``: ``w_i \propto c_i \exp(-D_i/\tau)``,
-  ``D_i = sum_j c_j tau log(2 cosh((x_i - x_j)/tau))`` for counts ``c``).
-  Its value is ``sum_i W_i a_i`` with ``W = argremedian(a)``, the product of
-  the block weights along each input's path to the root.
+  ``weights=``; with ``"deviation"``: :math:`w_i \propto c_i \exp(-D_i/\tau)`,
+  :math:`D_i = \sum_j c_j\, \tau \log(2 \cosh((x_i - x_j)/\tau))` for counts
+  :math:`c`).  Its value is :math:`\sum_i W_i a_i` with ``W = argremedian(a)``,
+  the product of the block weights along each input's path to the root.
 
   Cost: O(n b) time, O(log_b n) depth, O(n) memory in every autodiff mode;
   the computation is a ``lax.scan`` over chunks of ``b**c`` values (complete
@@ -87,7 +87,7 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
     axis: int, tuple of ints or None (all axes, the default).
     block_size: ``b >= 2`` values per block.
     keepdims: keep reduced axes with size 1.
-    temperature: ``tau >= 0`` in the units of ``a``: a scalar or an array
+    temperature: :math:`\tau \ge 0` in the units of ``a``: a scalar or an array
       broadcasting against the output; differentiable; ``0`` is exact.
     algorithm: block kernel: ``"deviation"`` (default, fastest) or ``"rank"``.
     where: boolean mask broadcastable to ``a``.

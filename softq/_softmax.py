@@ -87,12 +87,12 @@ def _extreme(name, sign, a, axis, out, keepdims, initial, where, temperature):
 def max(a: ArrayLike, axis: Axis = None, out: None = None,  # pylint: disable=redefined-builtin
         keepdims: bool = False, initial: float | None = None,
         where: ArrayLike | None = None, *, temperature: ArrayLike = 1.0) -> jax.Array:
-  r"""Soft maximum ``tau * log(sum_i exp(a_i / tau))`` (log-sum-exp).
+  r"""Soft maximum :math:`\tau \log \sum_i e^{a_i/\tau}` (log-sum-exp).
 
   A drop-in for :func:`jax.numpy.max` (same positional parameters; ``out``
   must be None).  This is the log-sum-exp *value*, not the argmax-weighted
-  mean ``sum_i argmax(a)_i a_i`` (both are standard soft maxima; this one is
-  an upper bound of ``jnp.max``, within ``tau * log(n)`` of it).  Stable for
+  mean :math:`\sum_i \operatorname{argmax}(a)_i\, a_i` (both are standard soft maxima; this
+  one is an upper bound of ``jnp.max``, within :math:`\tau \log n` of it).  Stable for
   every temperature: the maximum is subtracted before ``exp``.  Masked entries
   (``where=False``) take no part; ``initial`` joins every reduction as one
   more value; an empty selection gives ``-inf``.
@@ -112,10 +112,10 @@ def max(a: ArrayLike, axis: Axis = None, out: None = None,  # pylint: disable=re
 def min(a: ArrayLike, axis: Axis = None, out: None = None,  # pylint: disable=redefined-builtin
         keepdims: bool = False, initial: float | None = None,
         where: ArrayLike | None = None, *, temperature: ArrayLike = 1.0) -> jax.Array:
-  r"""Soft minimum ``-max(-a)`` = ``-tau * log(sum_i exp(-a_i / tau))``.
+  r"""Soft minimum :math:`-\max(-a) = -\tau \log \sum_i e^{-a_i/\tau}`.
 
   A drop-in for :func:`jax.numpy.min`; a lower bound of it, within
-  ``tau * log(n)``.  Hard limit: ``jnp.min``.
+  :math:`\tau \log n`.  Hard limit: ``jnp.min``.
 
   Examples:
     >>> import jax.numpy as jnp, softq
@@ -132,7 +132,7 @@ def _arg(name, fn, a, axis, where, temperature):
 
 def argmax(a: ArrayLike, axis: Axis = -1, *, temperature: ArrayLike = 1.0,
            where: ArrayLike | None = None) -> jax.Array:
-  r"""Soft argmax: weights ``exp(a_i/tau) / sum_j exp(a_j/tau)`` (the softmax).
+  r"""Soft argmax: weights :math:`e^{a_i/\tau} / \sum_j e^{a_j/\tau}` (the softmax).
 
   Non-negative weights summing to 1 along ``axis``, with ``a``'s shape (a soft
   one-hot mask, not an index; the last axis by default, as
@@ -175,10 +175,11 @@ def _elementwise(name, a, temperature, soft, hard):
 
 
 def abs(a: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:  # pylint: disable=redefined-builtin
-  r"""Soft absolute value ``tau * log(exp(a/tau) + exp(-a/tau))`` = soft ``max(a, -a)``.
+  r"""Soft absolute value :math:`\tau \log(e^{a/\tau} + e^{-a/\tau})`, the soft ``max(a, -a)``.
 
-  Computed as ``|a| + tau * log1p(exp(-2|a|/tau))`` (no overflow); its
-  derivative is :func:`sign`.  ``abs(0) = tau * log 2``.  Hard limit: ``jnp.abs``.
+  Computed as :math:`\lvert a\rvert + \tau \mathrm{log1p}(e^{-2\lvert a\rvert/\tau})`
+  (no overflow); its derivative is :func:`sign`.
+  :math:`\operatorname{abs}(0) = \tau \log 2`.  Hard limit: ``jnp.abs``.
 
   Examples:
     >>> import jax.numpy as jnp, softq
@@ -189,11 +190,12 @@ def abs(a: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:  # pylint: 
 
 
 def sign(a: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:
-  r"""Soft sign ``tanh(a / tau)``, in ``(-1, 1)``: the derivative of :func:`abs`.
+  r"""Soft sign :math:`\tanh(a/\tau)`, in :math:`(-1, 1)`: the derivative of :func:`abs`.
 
-  ``tanh`` is chosen over ``2/pi * arctan`` because it saturates
-  exponentially (soft ranks built from it are within ``e^{-2 gap/tau}`` of the
-  hard ones) and is exactly the derivative of the log-sum-exp soft abs.
+  :math:`\tanh` is chosen over :math:`\frac{2}{\pi}\arctan` because it saturates
+  exponentially (soft ranks built from it are within
+  :math:`e^{-2\,\mathrm{gap}/\tau}` of the hard ones) and is exactly the
+  derivative of the log-sum-exp soft abs.
   Hard limit: ``jnp.sign`` (``sign(0) = 0``).
 
   Examples:

@@ -2,7 +2,9 @@
 
 The build checks that every public name (``softq.__all__``) has its own API
 page documenting it, that every page has a title, that the four notebooks are
-rendered with their plots and that the changelog is included.  It takes about
+rendered with their plots and that the changelog is included, and that the math
+is typeset by the MathJax bundled into the site (no raw TeX outside the math
+markup, no script from another host: the site works offline).  It takes about
 10 s on a 2-core CPU (marker ``docs``; skip with ``pytest -m "not docs"``) and
 is skipped only where Sphinx is not installed (``pip install -e ".[docs]"``).
 The generator of docs/_generated/algorithms.md is also tested on a stand-in
@@ -83,11 +85,49 @@ def test_site_builds_without_warnings(tmp_path):
     assert page.is_file(), f"{notebook.name} is not rendered"
     assert "<img" in page.read_text(encoding="utf-8"), f"{notebook.name}: no plot rendered"
 
+  _check_math_is_typeset_offline(site)
+
   changelog = (site / "changelog.html").read_text(encoding="utf-8")
   assert _title(site / "changelog.html").startswith("Changelog")
   first_release = re.search(r"^## (.+)$", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"),
                             re.M).group(1)
   assert html.escape(first_release.split()[-1]) in changelog
+
+
+# Rendered-math markup: the spans and divs of class "math" that MathJax typesets.
+_MATH_ELEMENT = re.compile(
+    r'<(span|div)\b[^>]*\bclass="[^"]*\bmath\b[^"]*"[^>]*>.*?</\1>', re.S)
+# Code listings and cell outputs (a regex in a notebook may hold "\\["); inline code
+# spans in prose are still checked (raw TeX there is what this test is about).
+_PRE = re.compile(r"<pre\b.*?</pre>", re.S)
+_SCRIPT_SRC = re.compile(r'<script\b[^>]*\bsrc="([^"]*)"', re.S)
+_RAW_TEX = ("\\[", "\\tau", "\\propto")
+
+
+def _check_math_is_typeset_offline(site: pathlib.Path) -> None:
+  """No raw TeX outside rendered-math markup, the renderer bundled in the site,
+  and no script loaded from another host (the site works offline)."""
+  checked = 0
+  for page in site.rglob("*.html"):
+    rel = page.relative_to(site)
+    if rel.parts[0] == "_modules":   # viewcode's highlighted source: code, not prose
+      continue
+    text = page.read_text(encoding="utf-8")
+    for src in _SCRIPT_SRC.findall(text):
+      assert not re.match(r"^(https?:)?//", src), f"{rel}: script from another host: {src}"
+      if "mathjax" in src.lower():
+        assert (page.parent / src.split("?")[0]).is_file(), f"{rel}: {src} is not in the site"
+    body = _PRE.sub("", _MATH_ELEMENT.sub("", text))
+    for tex in _RAW_TEX:
+      at = body.find(tex)
+      assert at < 0, f"{rel}: raw {tex} outside rendered math: ...{body[at - 80:at + 80]}..."
+    if _MATH_ELEMENT.search(text):
+      checked += 1
+      assert "mathjax" in text.lower(), f"{rel}: math but no MathJax script"
+  # The math page, the remedian API page and a pooling page carry typeset math.
+  for name in ("math.html", "api/softq.remedian.html", "api/softq.median_pool.html"):
+    assert _MATH_ELEMENT.search((site / name).read_text(encoding="utf-8")), f"{name}: no math"
+  assert checked >= 3
 
 
 def test_api_groups_cover_every_public_name_once():
