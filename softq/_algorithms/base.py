@@ -170,21 +170,23 @@ def hard_weights(sample: Sample, r):
 def inverted_cdf_references(sample: Sample, levels):
   """Hard values ``(U,)`` and anchors ``q W`` of weighted ``"inverted_cdf"`` levels.
 
-  ``jnp.quantile(..., weights=w, method="inverted_cdf")`` step by step (sort,
-  cumulative sum, ``q`` times its last entry, the first ``C_i >= q W``), so a
-  ``q W`` that lands on a cumulative weight is decided as ``jnp`` decides it;
-  except that absent (zero-weight) entries sort last and are never picked
-  (``jnp`` returns a zero-weight minimum at ``q W = 0``).
+  ``jnp.quantile(..., weights=w, method="inverted_cdf")`` step by step (its
+  sort, its cumulative sum, ``q`` times its last entry, the first
+  ``C_i >= q W``), so a ``q W`` that lands on a cumulative weight is decided
+  as ``jnp`` decides it.  One exception: at ``q W = 0`` ``jnp`` returns the
+  smallest value even if its weight is 0; here the smallest of positive weight.
   """
   x = jax.lax.stop_gradient(sample.x)
-  valid = sample.valid
-  w = jax.lax.stop_gradient(jnp.where(valid, sample.weight, 0)).astype(x.dtype)
-  xs, ws = jax.lax.sort_key_val(jnp.where(valid, x, jnp.inf), w)
+  w = jax.lax.stop_gradient(jnp.where(sample.valid, sample.weight, 0)).astype(x.dtype)
+  xs, ws = jax.lax.sort_key_val(x, w)
   cum = jnp.cumsum(ws)
   target = jnp.asarray(levels).astype(x.dtype) * cum[-1]
-  idx = jnp.searchsorted(cum, target, side="left")     # how many C_i < q W
-  last = jnp.maximum(jnp.sum(valid.astype(jnp.int32)) - 1, 0)
-  return xs[jnp.clip(idx, 0, last)], target
+  idx = jnp.clip(jnp.searchsorted(cum, target, side="left"), 0, x.shape[0] - 1)
+  # Only a target of 0 lands on a zero weight: take the first positive one.
+  first = jnp.clip(jnp.searchsorted(cum, jnp.zeros_like(cum[-1]), side="right"),
+                   0, x.shape[0] - 1)
+  idx = jnp.where(ws[idx] > 0, idx, first)
+  return xs[idx], target
 
 
 def soft_orders(sample: Sample, centres, r):
