@@ -12,6 +12,7 @@ underscore are private and may change without notice.
 from softq._algorithms import ALGORITHMS
 from softq._algorithms import DEFAULT_ALGORITHM
 from softq._algorithms import REGISTRY
+from softq._mask import top_k_mask
 from softq._pool import median_pool
 from softq._pool import quantile_pool
 from softq._quantiles import argmedian
@@ -66,4 +67,5 @@ __all__ = (
     "RemedianState",
     "sign",
     "sort",
+    "top_k_mask",
 )
