@@ -31,6 +31,9 @@ from softq._remedian import remedian_init
 from softq._remedian import remedian_result
 from softq._remedian import remedian_update
 from softq._remedian import RemedianState
+from softq._robust import iqr
+from softq._robust import median_abs_deviation
+from softq._robust import trim_mean
 from softq._softmax import abs  # pylint: disable=redefined-builtin
 from softq._softmax import argmax
 from softq._softmax import argmin
@@ -49,8 +52,10 @@ __all__ = (
     "argmin",
     "argquantile",
     "argremedian",
+    "iqr",
     "max",
     "median",
+    "median_abs_deviation",
     "median_pool",
     "min",
     "nanmedian",
@@ -68,4 +73,5 @@ __all__ = (
     "sign",
     "sort",
     "top_k_mask",
+    "trim_mean",
 )
