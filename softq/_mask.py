@@ -60,7 +60,7 @@ from softq._core import validation
 Axis = int | tuple[int, ...] | None
 
 #: Safeguarded Newton steps after the bracket (float32 / float64 compute).
-NEWTON_STEPS = {4: 10, 8: 14}
+NEWTON_STEPS = {4: 8, 8: 14}
 
 
 def _limits(dtype):

@@ -222,3 +222,15 @@ def test_temperature_scale():
                                                   temperature_scale=scale)
     np.testing.assert_allclose(f(1000.0 * x + 3.0), f(x), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(f(x).sum(), 4.0, rtol=1e-12)
+
+
+def test_checkpoint_and_scan():
+  x = jnp.asarray(np.random.default_rng(10).standard_normal(8))
+
+  def body(carry, tau):
+    m = jax.checkpoint(lambda v: softq.top_k_mask(v, 3.0, temperature=tau))(carry)
+    return carry + 0.1 * m, m.sum()
+  g = jax.grad(lambda v: jnp.sum(jax.lax.scan(body, v, jnp.array([1.0, 0.3, 0.1]))[0] ** 2))(x)
+  assert np.all(np.isfinite(g))
+  _, sums = jax.lax.scan(body, x, jnp.array([1.0, 0.3, 0.1]))
+  np.testing.assert_allclose(sums, 3.0, rtol=1e-12)
