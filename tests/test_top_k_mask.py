@@ -66,6 +66,15 @@ def test_hard_limit_ties_and_real_k():
                                rtol=1e-6)
 
 
+def test_signed_zeros_tie_and_extreme_magnitudes():
+  # the values are sorted as integer keys: -0.0 and 0.0 must still tie
+  x = jnp.array([0.0, -0.0, 1.0, -3e38, 1e-30, -1e-30], jnp.float32)   # (XLA:CPU flushes subnormals)
+  for k in (2.0, 3.5, 5.0):
+    want = hard_reference(np.asarray(x), k)
+    np.testing.assert_allclose(softq.top_k_mask(x, k, temperature=0), want, rtol=1e-6)
+    np.testing.assert_allclose(MASK(x, k, 1e-34), want, atol=1e-6)   # gaps of 1e4 tau
+
+
 def test_axis_and_batch_shapes():
   x = np.random.default_rng(1).standard_normal((5, 3, 4))
   m = MASK_AXIS0(x, 2.5, 0.3)
