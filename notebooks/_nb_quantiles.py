@@ -130,4 +130,44 @@ ax.scatter(np.asarray(pts), np.zeros(30), label="before"); ax.scatter(np.asarray
 ax.set_yticks([0, 1], ["before", "after"]); ax.axvline(target, color="k", ls="--", lw=1); ax.legend()
 plt.show()
 """),
+    md("""
+## 5. Soft top-k masks and robust statistics
+
+`softq.top_k_mask(x, k, temperature=tau)` is `sigmoid((x - t) / tau)` with the
+threshold `t` chosen so that the mask sums to `k` exactly, at every temperature
+(`k` may be real and traced). As `tau` falls it sharpens into the hard top-k
+mask; here `k = 3.5`, so in the limit the fourth largest value keeps half.
+"""),
+    code("""
+vals = jnp.asarray(rng.normal(size=12).round(2))
+order = np.argsort(-np.asarray(vals))
+mask = jax.jit(jax.vmap(lambda t: softq.top_k_mask(vals, 3.5, temperature=t)))
+taus_k = jnp.array([2.0, 0.5, 0.15, 0.03])
+fig, ax = plt.subplots(figsize=(8, 3.6))
+width = 0.18
+for i, (t, m) in enumerate(zip(np.asarray(taus_k), np.asarray(mask(taus_k)))):
+  ax.bar(np.arange(12) + (i - 2) * width, m[order], width, label=f"tau={t:g}  (sum {m.sum():.3f})")
+hard = np.asarray(softq.top_k_mask(vals, 3.5, temperature=0))
+ax.step(np.arange(12), hard[order], "k", where="mid", lw=1.5, label="tau=0 (hard)")
+ax.set_xticks(np.arange(12), [f"{float(v):.2f}" for v in np.asarray(vals)[order]], fontsize=8)
+ax.set_xlabel("values, largest first"); ax.set_ylabel("mask"); ax.legend(fontsize=8)
+ax.set_title("top_k_mask(x, k=3.5) sharpening as the temperature falls")
+plt.tight_layout(); plt.show()
+"""),
+    md("""
+The robust statistics keep `scipy.stats`' signatures and equal it at
+`temperature=0`; soft ones are smooth in the data: `trim_mean` weights the
+values by `top_k_mask(x, n - g) - top_k_mask(x, g)`.
+"""),
+    code("""
+import scipy.stats
+data = jnp.asarray(np.concatenate([rng.normal(size=40), [15.0, 30.0]]))   # two outliers
+for name, ref, ours in [
+    ("trim_mean(0.1)", scipy.stats.trim_mean(np.asarray(data), 0.1), lambda t: softq.trim_mean(data, 0.1, temperature=t)),
+    ("median_abs_deviation", scipy.stats.median_abs_deviation(np.asarray(data)), lambda t: softq.median_abs_deviation(data, temperature=t)),
+    ("iqr", scipy.stats.iqr(np.asarray(data)), lambda t: softq.iqr(data, temperature=t))]:
+  print(f"{name:>22}: scipy {ref:.4f} | tau=0 {float(ours(0)):.4f} | tau=0.05 {float(ours(0.05)):.4f}")
+g = jax.grad(lambda v: softq.trim_mean(v, 0.1, temperature=0.05))(data)
+print("gradient of the soft trim_mean on the two outliers:", np.asarray(g[-2:]).round(6))
+"""),
 ]

@@ -12,6 +12,7 @@ underscore are private and may change without notice.
 from softq._algorithms import ALGORITHMS
 from softq._algorithms import DEFAULT_ALGORITHM
 from softq._algorithms import DESCRIPTION as REGISTRY
+from softq._mask import top_k_mask
 from softq._pool import median_pool
 from softq._pool import quantile_pool
 from softq._quantiles import argmedian
@@ -30,6 +31,9 @@ from softq._remedian import remedian_init
 from softq._remedian import remedian_result
 from softq._remedian import remedian_update
 from softq._remedian import RemedianState
+from softq._robust import iqr
+from softq._robust import median_abs_deviation
+from softq._robust import trim_mean
 from softq._softmax import abs  # pylint: disable=redefined-builtin
 from softq._softmax import argmax
 from softq._softmax import argmin
@@ -48,8 +52,10 @@ __all__ = (
     "argmin",
     "argquantile",
     "argremedian",
+    "iqr",
     "max",
     "median",
+    "median_abs_deviation",
     "median_pool",
     "min",
     "nanmedian",
@@ -66,4 +72,6 @@ __all__ = (
     "RemedianState",
     "sign",
     "sort",
+    "top_k_mask",
+    "trim_mean",
 )
