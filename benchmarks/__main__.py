@@ -4,13 +4,22 @@ Usage::
 
   python -m benchmarks [--quick] [--only SECTION[,SECTION]] [--write PATH]
                        [--rounds R] [--gpu-large]
+  python -m benchmarks --headline [--append PATH]
 
 Sections (all by default): remedian, exact, default, rows, pool, quantile,
 compile, memory; on request only (``--only ranks``): ranks (the soft ranks'
 O(n log n) path against the dense pairwise sums it replaces above 128 values).  The report is printed as markdown tables, section by
 section, then a targets section (each target, its measured ratio, met or
 missed) and the notes; ``--write`` also writes it, with the machine, the
-versions, the date and the command, to PATH.
+versions (python, jax, jaxlib, numpy, softq and the peers), the date and the
+command, to PATH.
+
+``--headline`` runs the headline rows only (remedian and exact median at
+n = 531,441, the default median at n = 1e6, the short and long rows) and
+their targets: run it under another JAX (the oldest supported one, in its own
+virtual environment) with ``--append benchmarks/RESULTS.md`` to add them to
+the report as one section headed by that JAX's versions.  The full report is
+measured on the newest JAX that pip resolves (what users get).
 
 Methodology.
 
@@ -65,6 +74,7 @@ import numpy as np
 import softq
 
 from benchmarks import _harness
+from benchmarks import compile_time
 from benchmarks import pool as pool_bench
 from benchmarks._harness import Impl
 
@@ -95,13 +105,16 @@ class Config:
 
 FULL = Config(rounds=7, remedian_sizes=(59049, 531441, 1062882),
               exact_sizes=(1024, 16384, 65536, 531441), default_n=1_000_000,
-              row_shapes=((100000, 9), (10000, 64)), pool_shape=(32, 64, 64, 16),
-              quantile_n=16384, compile_n=100_000, compile_rounds=3,
+              row_shapes=((100000, 9), (10000, 64), (256, 512), (64, 4096)),
+              pool_shape=(32, 64, 64, 16), quantile_n=16384, compile_n=100_000, compile_rounds=3,
               memory_n=1_000_000, memory_dense_n=16384)
 QUICK = Config(rounds=7, remedian_sizes=(59049,), exact_sizes=(1024, 65536), default_n=4096,
                row_shapes=((2000, 9), (500, 64)), pool_shape=(4, 32, 32, 8),
                quantile_n=1024, compile_n=10_000, compile_rounds=1,
                memory_n=16384, memory_dense_n=4096, rank_sizes=(2048,))
+#: --headline: the rows of the targets table, at the targets' sizes.
+HEADLINE = dataclasses.replace(FULL, remedian_sizes=(531441,), exact_sizes=(531441,))
+HEADLINE_SECTIONS = ("remedian", "exact", "default", "rows")
 
 
 # --------------------------------------------------------------------------
@@ -269,11 +282,13 @@ def run_rows(cfg: Config, peers: Peers, report: Report, rng):
                  "`softq.median(x, axis=-1)`; ott-jax is not run here (its forward alone "
                  "takes ~12 s per call at (100000, 9)).")
   for shape in cfg.row_shapes:
+    short = shape[1] <= 64        # long rows: no O(b^2) implementation (GBs of pairs)
     impls = [Impl("jnp.median", lambda v: jnp.median(v, axis=-1))]
-    impls += [softq_median(a, axis=-1) for a in ("default", "deviation", "sorted")]
-    impls += peers.median(shape[1], axis=-1, ott=False)
+    impls += [softq_median(a, axis=-1) for a in (("default", "deviation", "sorted") if short
+                                                 else ("default", "sorted"))]
+    impls += peers.median(shape[1], axis=-1, ott=False, neuralsort=short)
     report.case(rows_label(shape), _normal(rng, shape), impls, cfg.rounds,
-                deviation_from="softq deviation")
+                deviation_from="softq deviation" if short else None)
 
 
 def pool_label(shape): return f"pool {tuple(shape)} (3, 3) s(1, 1) SAME"
@@ -316,8 +331,12 @@ def _subprocess_json(module: str, *args, timeout: float = 1800) -> dict:
 COMPILE_CASES = ("jnp", "default", "sorted", "remedian", "stream-trivial", "stream-remedian")
 
 
+HLO_CASES = (("jnp", "jnp.median"), ("default", "softq.median (default)"),
+             ("softjax", "SoftJAX fast_soft_sort"))
+
+
 def run_compile(cfg: Config, peers: Peers, report: Report, rng):
-  del peers, rng
+  del rng
   n = cfg.compile_n
   report.section(f"Compile time of jit(value_and_grad(f)).lower(x).compile(), n = {n:,}",
                  f"Fresh subprocess per measurement, {cfg.compile_rounds} interleaved "
@@ -348,6 +367,26 @@ def run_compile(cfg: Config, peers: Peers, report: Report, rng):
     label = f"default ({softq.DEFAULT_ALGORITHM})" if case == "default" else case
     report.emit(f"| {label} | {med('lower_s'):.3g} | {med('compile_s'):.3g} | "
                 f"{st.median:.3g} | {st.min:.3g} | {ratio[0]} | {ratio[1]} | {ref} |")
+  emit_hlo_lines(n, peers, report)
+
+
+def emit_hlo_lines(n: int, peers: Peers, report: Report) -> None:
+  """Program size, deterministic: lines of the optimised HLO of the same functions."""
+  report.emit("", f"Optimised HLO of `jit(value_and_grad(f))` at n = {n:,} "
+              "(`len(compile().as_text().splitlines())`; deterministic for a given jax):", "",
+              "| function | optimised HLO lines | / jnp.median |", "|---|---|---|")
+  counts = {}
+  for case, label in HLO_CASES:
+    if case == "softjax" and peers.softjax is None:
+      continue
+    try:
+      counts[case] = compile_time.hlo_lines(case, n)
+    except Exception as e:  # pylint: disable=broad-except
+      report.skip(f"HLO lines {label}: failed, {_harness.short_error(e)}")
+      continue
+    ref = counts.get("jnp")
+    report.emit(f"| {label} | {counts[case]:,} | "
+                f"{'-' if ref is None else f'{counts[case] / ref:.3g}x'} |")
 
 
 def run_memory(cfg: Config, peers: Peers, report: Report, rng):
@@ -462,7 +501,7 @@ def targets(cfg: Config, report: Report) -> list[Target]:
   if big_remedian not in report.results:
     big_remedian = remedian_label(cfg.remedian_sizes[-1])
   default = default_label(cfg.default_n)
-  rows9, rows64 = (rows_label(s) for s in cfg.row_shapes)
+  rows9, rows64 = (rows_label(s) for s in cfg.row_shapes[:2])
   pool_case = pool_label(cfg.pool_shape)
   pool_ref = report.results[pool_case].reference if pool_case in report.results else None
   mem_n = cfg.memory_n
@@ -487,6 +526,11 @@ def targets(cfg: Config, report: Report) -> list[Target]:
              _ratio(report, rows9, "softq default"), rows9),
       Target("4. rows, default algorithm <= 2.0x", 2.0,
              _ratio(report, rows64, "softq default"), rows64),
+  ] + [
+      Target("4. long rows, default algorithm <= 2.0x", 2.0,
+             _ratio(report, rows_label(s), "softq default"), rows_label(s))
+      for s in cfg.row_shapes[2:]
+  ] + [
       Target("5. median_pool <= 2x hard median filter", 2.0,
              _ratio(report, pool_case, "softq median_pool default"),
              pool_case + (f", ref {pool_ref}" if pool_ref else "")),
@@ -500,7 +544,7 @@ def targets(cfg: Config, report: Report) -> list[Target]:
   return out
 
 
-def emit_targets(cfg: Config, report: Report, quick: bool) -> None:
+def emit_targets(cfg: Config, report: Report, quick: bool, measured_only: bool = False) -> None:
   report.section("Targets (value+gradient unless said)",
                  ("**Quick run: the sizes are the smoke sizes, not the targets' sizes.** "
                   if quick else "") +
@@ -508,7 +552,8 @@ def emit_targets(cfg: Config, report: Report, quick: bool) -> None:
                  "as met at <= 512 MB (\"well under\" 1 GB).", timing_table=False)
   report.emit("| target | case | ratio (medians) | ratio (minimums) | bound | status |",
               "|---|---|---|---|---|---|")
-  report.emit(*(t.line() for t in targets(cfg, report)))
+  report.emit(*(t.line() for t in targets(cfg, report)
+                if not measured_only or t.measured is not None))
 
 
 STANDING_NOTES = [
@@ -541,19 +586,24 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def preamble(command: str, load_start, load_end, seconds: float) -> list[str]:
+def versions_line() -> str:
+  return (f"python {platform.python_version()}, jax {jax.__version__}, jaxlib "
+          f"{_version('jaxlib')}, numpy {np.__version__}, softq {softq.__version__} "
+          f"(default algorithm {softq.DEFAULT_ALGORITHM!r}), softjax {_version('softjax')}, "
+          f"ott-jax {_version('ott-jax')}, flax {_version('flax')}")
+
+
+def preamble(command: str, load_start, load_end, seconds: float,
+             title: str = "# softq benchmark") -> list[str]:
   dev = jax.devices()[0]
   return [
-      "# softq benchmark",
+      title,
       "",
       f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
       f"- machine: {_cpu()}, {os.cpu_count()} CPU cores, jax device {dev.platform} "
       f"({dev.device_kind}); load average at start {load_start[0]:.2f}, at end "
       f"{load_end[0]:.2f}",
-      f"- versions: python {platform.python_version()}, jax {jax.__version__}, jaxlib "
-      f"{_version('jaxlib')}, numpy {np.__version__}, softq {softq.__version__} "
-      f"(default algorithm {softq.DEFAULT_ALGORITHM!r}), softjax {_version('softjax')}, "
-      f"ott-jax {_version('ott-jax')}, flax {_version('flax')}",
+      f"- versions: {versions_line()}",
       f"- command: `{command}` ({seconds:.0f} s)",
       "- settings: float32 standard normal; softq temperature 0.01 (data units); SoftJAX "
       "softness 0.01 (standardised); ott-jax default regularisation",
@@ -571,8 +621,18 @@ def parse_args(argv):
                       help="remedian section: add n = 10**8 against one read of the input")
   parser.add_argument("--no-memory", action="store_true", help="skip the memory section")
   parser.add_argument("--write", metavar="PATH", help="also write the markdown report here")
+  parser.add_argument("--headline", action="store_true",
+                      help="the headline rows only (" + ", ".join(HEADLINE_SECTIONS) +
+                      " at the targets' sizes), e.g. on the oldest supported JAX")
+  parser.add_argument("--append", metavar="PATH",
+                      help="append the report to PATH as one section headed by the versions "
+                      "(for --headline under another JAX)")
   args = parser.parse_args(argv)
-  sections = SECTIONS if not args.only else tuple(s.strip() for s in args.only.split(","))
+  if args.headline and args.quick:
+    parser.error("--headline runs the targets' sizes; it does not combine with --quick")
+  default_sections = HEADLINE_SECTIONS if args.headline else SECTIONS
+  sections = (default_sections if not args.only
+              else tuple(s.strip() for s in args.only.split(",")))
   unknown = set(sections) - set(SECTIONS + OPTIONAL_SECTIONS)
   if unknown:
     parser.error(f"unknown section(s) {sorted(unknown)}; choose from "
@@ -588,7 +648,7 @@ def main(argv=None):
   # A peer's failing callback (ott-jax's lineax solve) logs its whole traceback;
   # the failure is caught and reported in one line of the notes instead.
   logging.getLogger("jax._src.callback").setLevel(logging.CRITICAL)
-  cfg = QUICK if args.quick else FULL
+  cfg = QUICK if args.quick else HEADLINE if args.headline else FULL
   cfg = dataclasses.replace(cfg, rounds=args.rounds or cfg.rounds, gpu_large=args.gpu_large)
   t0, load_start = time.perf_counter(), os.getloadavg()
   report = Report()
@@ -597,7 +657,7 @@ def main(argv=None):
   for name in SECTIONS + OPTIONAL_SECTIONS:
     if name in sections:
       RUNNERS[name](cfg, peers, report, rng)
-  emit_targets(cfg, report, args.quick)
+  emit_targets(cfg, report, args.quick, measured_only=args.headline)
   report.emit("", "## Notes", "")
   report.emit(*(f"- {note}" for note in report.notes + STANDING_NOTES))
   command = " ".join(["python -m benchmarks"] + list(argv))
@@ -606,6 +666,14 @@ def main(argv=None):
   if args.write:
     with open(args.write, "w", encoding="utf-8") as f:
       f.write("\n".join(head + report.lines) + "\n")
+  if args.append:
+    title = (f"# {'Headline rows' if args.headline else 'Benchmark'} on jax {jax.__version__} "
+             f"(jaxlib {_version('jaxlib')}, python {platform.python_version()})")
+    head = preamble(command, load_start, os.getloadavg(), time.perf_counter() - t0, title)
+    # one section of the report it joins: every heading one level down
+    lines = [("#" + ln) if ln.startswith("#") else ln for ln in head + report.lines]
+    with open(args.append, "a", encoding="utf-8") as f:
+      f.write("\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,15 @@ compiles a trivial function so that starting the backend is not counted.
 
 CASE is ``jnp`` (``jnp.median``), ``default`` (``softq.median`` without an
 ``algorithm`` argument), an algorithm name (``sorted``, ``remedian``, ...),
-or one of the streaming cases: ``stream-remedian`` (a ``lax.scan`` over
+``softjax`` (SoftJAX's ``median(method="fast_soft_sort")`` at softness 0.01,
+when installed) or one of the streaming cases: ``stream-remedian`` (a ``lax.scan`` over
 chunks of 1,000 values feeding ``softq.remedian_update``, then
 ``softq.remedian_result``) and ``stream-trivial`` (the same scan carrying a
 running sum).
+
+:func:`hlo_lines` counts the lines of the optimised HLO of the same compiled
+function (``compile().as_text()``): a deterministic measure of program size,
+unlike the seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 import sys
 import time
 
-CASES = ("jnp", "default", "sorted", "remedian", "stream-remedian", "stream-trivial")
+CASES = ("jnp", "default", "sorted", "remedian", "stream-remedian", "stream-trivial", "softjax")
 CHUNK = 1000
 TAU = 0.01
 
@@ -37,6 +42,9 @@ def _function(case: str):
     return jnp.median
   if case == "default":
     return lambda v: softq.median(v, temperature=TAU)
+  if case == "softjax":
+    import softjax  # pylint: disable=import-outside-toplevel
+    return lambda v: softjax.median(v, softness=TAU, method="fast_soft_sort")
   if case == "stream-remedian":
     def stream(v):
       state = softq.remedian_init(temperature=TAU)
@@ -69,6 +77,16 @@ def measure(case: str, n: int) -> dict:
   t2 = time.perf_counter()
   return {"case": case, "n": n, "lower_s": round(t1 - t0, 4), "compile_s": round(t2 - t1, 4),
           "total_s": round(t2 - t0, 4)}
+
+
+def hlo_lines(case: str, n: int) -> int:
+  """Lines of the optimised HLO of ``jit(value_and_grad(f))`` at ``n`` float32 values."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  x = jnp.zeros((n,), jnp.float32)
+  compiled = jax.jit(jax.value_and_grad(_function(case))).lower(x).compile()
+  return len(compiled.as_text().splitlines())
 
 
 if __name__ == "__main__":

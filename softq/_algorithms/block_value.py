@@ -263,8 +263,8 @@ def _tile_value_jvp(spec, primals, tangents):
   dx, _, _, dlog, _ = tangents
   v, g, g_t = _compute(spec, xt, tau, (inv, log_tau), extra, True)
   if g.ndim == 2:
-    return v, rsum(g * dx) + g_t * dlog
-  return v, jnp.stack([rsum(gu * dx) for gu in g]) + g_t * dlog
+    return v, jnp.sum(g * dx, axis=0) + g_t * dlog
+  return v, jnp.sum(g * dx[None], axis=1) + g_t * dlog
 
 
 # --------------------------------------------------------------------------
