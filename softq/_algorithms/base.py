@@ -93,6 +93,11 @@ class Kernel(NamedTuple):
   (U,)``: optional, the hard values of ``ks`` from the prepared state (a
   kernel that sorts anyway saves the engine its own sort;
   :func:`sorted_references`); :func:`hard_references` otherwise.
+  ``select_many(state, sample, ks, rs, tau) -> (U, n)``: optional, the
+  weights of several order statistics (``ks`` an array, ``rs`` their hard
+  values) sharing their work (several quantile levels for about the price
+  of one).  ``sort(x, tau) -> (B, n)``: optional, every order statistic of
+  unweighted rows ``x (B, n)`` (a soft sort) without O(n^2) work or memory.
   """
   prepare: Callable
   select: Callable
@@ -100,6 +105,8 @@ class Kernel(NamedTuple):
   batched: Batched | None = None
   select_adjacent: Callable | None = None
   references: Callable | None = None
+  select_many: Callable | None = None
+  sort: Callable | None = None
 
 
 class Algorithm(NamedTuple):
@@ -181,7 +188,11 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool):
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)
   static = isinstance(ks, np.ndarray)
-  if (static and len(ks) <= 4) or not kernel.batch_select:
+  n_ks = len(ks) if static else ks.shape[0]
+  pair = static and n_ks == 2 and int(ks[1]) == int(ks[0]) + 1
+  if kernel.select_many is not None and n_ks > 1 and not pair:
+    w_soft = kernel.select_many(state, sample, jnp.asarray(ks), r_safe, tau)
+  elif (static and len(ks) <= 4) or not kernel.batch_select:
     # A few static order statistics: static indices (cheaper than a vmap).
     n_ks = len(ks) if static else ks.shape[0]
     k_at = (lambda u: int(ks[u])) if static else (lambda u: ks[u])
