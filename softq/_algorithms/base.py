@@ -280,12 +280,63 @@ def _n_stats(query: Query) -> int:
   return 2 * int(np.prod(jnp.shape(query.q)))
 
 
+#: Order statistics per chunk of the generic soft sort (its memory is O(n * chunk)).
+SORT_CHUNK = 64
+
+
+def sort_values(kernel: Kernel, rows: Rows, tau, hard: bool):
+  """Every order statistic of unweighted rows ``(B, n)``: the soft sort, ``(B, n)``.
+
+  The kernel's own :attr:`Kernel.sort` when it has one (``"sorted"``: O(n log n
+  + n band)); otherwise every order statistic from :func:`order_stat_weights`,
+  :data:`SORT_CHUNK` at a time (``lax.map`` over ``jax.checkpoint``-ed chunks:
+  O(n^2) time for the O(n) kernels, but O(n * chunk) memory, value and
+  gradient).
+  """
+  x = rows.x
+  B, n = x.shape
+  if hard:
+    return jnp.sort(x, axis=1)
+  if kernel.sort is not None:
+    out = kernel.sort(x, tau)
+    if out is not None:
+      return out
+
+  def one(row, t):
+    sample = Sample(row, None, n)
+    if n <= 2 * SORT_CHUNK or not kernel.batch_select:
+      w, _ = order_stat_weights(kernel, sample, np.arange(n, dtype=np.int32), t, False)
+      return numerics.weighted_sum(w, row[None])
+    state = kernel.prepare(sample, t)
+    ks = jnp.arange(n, dtype=jnp.int32)
+    r = (hard_references(sample, ks) if kernel.references is None
+         else kernel.references(state, sample, ks))
+    nc = -(-n // SORT_CHUNK)
+
+    @jax.checkpoint
+    def chunk(c0):
+      kc = jnp.minimum(c0 + jnp.arange(SORT_CHUNK), n - 1)
+      rc = r[kc]
+      bad = ~jnp.isfinite(rc)
+      w = jax.vmap(lambda k, rr: kernel.select(state, sample, k, rr, t))(
+          kc, jnp.where(bad, jnp.zeros_like(rc), rc))
+      w = jnp.where(bad[:, None], hard_weights(sample, rc), w)
+      return numerics.weighted_sum(w, row[None])
+
+    v = jax.lax.map(chunk, jnp.arange(nc) * SORT_CHUNK)
+    return v.reshape(-1)[:n]
+
+  return jax.vmap(one, in_axes=(0, 0 if jnp.ndim(tau) == 1 else None))(x, tau)
+
+
 def exact_reduce(kernel: Kernel) -> Callable:
   """A registry ``reduce`` for an exact-limit :class:`Kernel`."""
 
   def reduce(rows: Rows, query: Query, tau, *, hard: bool, output: str, options):
     del options
     n = rows.x.shape[1]
+    if query.kind == "sort":
+      return sort_values(kernel, rows, tau, hard).T
     shared = rows.weight is None
     plan_shared = _plan(query, n) if shared else None
 

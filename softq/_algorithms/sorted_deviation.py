@@ -99,6 +99,7 @@ from softq._algorithms.base import Kernel
 from softq._algorithms.base import hard_references
 from softq._algorithms.base import sorted_references
 from softq._algorithms import sorted_costs
+from softq._algorithms import sorted_sort
 from softq._core import expsum
 from softq._core import numerics
 
@@ -191,6 +192,13 @@ def references(state, sample, ks):
 
 
 #: Short rows (windows, blocks) take the batched dense form of the same function.
+def sort(x, tau):
+  """Every order statistic of unweighted rows (:mod:`softq._algorithms.sorted_sort`)."""
+  if x.shape[1] <= DENSE_MAX:
+    return None
+  return sorted_sort.sort(x, tau)
+
+
 KERNEL = Kernel(prepare, select, batched=deviation.KERNEL.batched,
                 select_adjacent=select_adjacent, references=references,
-                select_many=select_many)
+                select_many=select_many, sort=sort)
