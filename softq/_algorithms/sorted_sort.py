@@ -42,6 +42,8 @@ and every branch runs (pass a batch axis instead).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -51,7 +53,7 @@ from softq._core import expsum
 from softq._core import numerics
 
 #: Band half-widths tried in turn (those below n/2).
-HALF_WIDTHS = (16, 64, 256, 1024)
+HALF_WIDTHS = (16, 48, 128, 512)
 #: A band is exact when both its ends cost this many temperatures above its minimum.
 EDGE = 40.0
 #: Band entries (rows x order statistics x band) per chunk of the map.
@@ -66,8 +68,12 @@ def _windows(v, start, length, h):
   """``(B, 2h + 1, length)`` band ``M[:, t, j] = v[:, start + j + t]`` (no gather)."""
   B = v.shape[0]
   T = 2 * h + 1
-  S = length + 2 * h + 1                      # row stride of the skew trick
+  S = length + 2 * h + 1
   w = lax.dynamic_slice_in_dim(v, start, S, axis=1)          # (B, S)
+  if T <= 97:
+    # One fused copy of static slices (measured 5x faster than the skew below).
+    return jnp.stack([w[:, t:t + length] for t in range(T)], axis=1)
+  # The skew trick: rows of stride S + 1 in T + 1 copies of the window.
   flat = jnp.broadcast_to(w[:, None, :], (B, T + 1, S)).reshape(B, (T + 1) * S)
   return flat[:, :T * (S + 1)].reshape(B, T, S + 1)[:, :, :length]
 
@@ -78,42 +84,73 @@ def _chunks(n, per_k, B):
   return c, -(-n // c)
 
 
+def _band_data(inc, xs, h, extra):
+  """Padded rows for the bands: gaps, k-free increment parts, values, presence."""
+  n = xs.shape[1]
+  dt = xs.dtype
+  finite = inc.finite
+  pos = jnp.arange(n, dtype=dt)
+  # g_l (hc0_l - 2k) = g_l (2 (l - k) - 1) + g_l (hc0_l - 2 l + 1): the second part
+  # is k-free (0 where every term is plain: hc0 = 2 l - 1 exactly).
+  sp = jnp.where(inc.ok, inc.g * (inc.hc0 - 2.0 * pos + 1.0) + inc.soft, jnp.zeros((), dt))
+  pad = lambda v, fill: _pad(v, h, extra, fill)
+  return (pad(inc.g, 0), pad(sp, 0), pad(jnp.where(finite, xs, jnp.zeros_like(xs)), 0),
+          pad(finite, False))
+
+
+def _band_costs(data, c0, C, h):
+  """Band costs ``(B, 2h + 1, C)`` of order statistics ``c0..c0+C-1`` (0 at ``k``)."""
+  G, SP, _, F = data
+  B = G.shape[0]
+  dt = G.dtype
+  win = lambda v: _windows(v, c0, C, h)
+  coef = (2.0 * jnp.arange(-h, h + 1, dtype=dt) - 1.0)[None, :, None]
+  d = win(G) * coef + win(SP)
+  # Associative scans: XLA's CPU cumsum is a reduce-window, O(h^2) per column.
+  right = lax.associative_scan(jnp.add, d[:, h + 1:], axis=1)
+  left = -lax.associative_scan(jnp.add, d[:, 1:h + 1], axis=1, reverse=True)
+  cost = jnp.concatenate([left, jnp.zeros((B, 1, C), dt), right], axis=1)
+  present = win(F)
+  none = ~jnp.any(present, axis=1, keepdims=True)               # an infinite order statistic
+  cost = jnp.where(present, cost, jnp.inf)
+  return jnp.where(none, jnp.zeros_like(cost), cost), present, none
+
+
+def _edges_ok(cost, present, none, tau3):
+  """Both band ends ``>= min + EDGE tau`` (or no sample beyond them), every column."""
+  high = jnp.min(cost, axis=1) + EDGE * tau3[:, 0]
+  ok = ((cost[:, 0] >= high) | ~present[:, 0] | none[:, 0]) & (
+      (cost[:, -1] >= high) | ~present[:, -1] | none[:, 0])
+  return jnp.all(ok)
+
+
+def _band_check(inc, xs, tau, h):
+  """Whether bands of half-width ``h`` are exact for every order statistic (no values)."""
+  B, n = xs.shape
+  C, nc = _chunks(n, 2 * h + 1, B)
+  data = _band_data(inc, xs, h, nc * C - n + 1)
+  tau3 = tau[:, None, None]
+
+  def chunk(ok, c0):
+    cost, present, none = _band_costs(data, c0, C, h)
+    return ok & _edges_ok(cost, present, none, tau3), None
+
+  return lax.scan(chunk, jnp.asarray(True), jnp.arange(nc) * C)[0]
+
+
 def _band(inc, xs, tau, h):
   """Values ``(B, n)`` from bands of half-width ``h``, and whether all are exact."""
   B, n = xs.shape
-  dt = xs.dtype
-  T = 2 * h + 1
-  C, nc = _chunks(n, T, B)
-  extra = nc * C - n + 1
-  finite = inc.finite
-  pad = lambda v, fill: _pad(v, h, extra, fill)
-  G = pad(inc.g, 0)
-  H = pad(inc.hc0, 0)
-  S = pad(inc.soft, 0)
-  OK = pad(inc.ok, False)
-  X = pad(jnp.where(finite, xs, jnp.zeros_like(xs)), 0)
-  F = pad(finite, False)
+  C, nc = _chunks(n, 2 * h + 1, B)
+  data = _band_data(inc, xs, h, nc * C - n + 1)
   tau3 = tau[:, None, None]
 
   @jax.checkpoint
   def chunk(c0):
-    win = lambda v: _windows(v, c0, C, h)
-    k = (c0 + jnp.arange(C)).astype(dt)[None, None, :]             # (1, 1, C)
-    d = jnp.where(win(OK), win(G) * (win(H) - 2.0 * k) + win(S), jnp.zeros((), dt))
-    right = jnp.cumsum(d[:, h + 1:], axis=1)
-    left = -jnp.flip(jnp.cumsum(jnp.flip(d[:, 1:h + 1], 1), axis=1), 1)
-    cost = jnp.concatenate([left, jnp.zeros((B, 1, C), dt), right], axis=1)
-    present = win(F)
-    cost = jnp.where(present, cost, jnp.inf)
-    none = ~jnp.any(present, axis=1, keepdims=True)               # an infinite order statistic
-    cost = jnp.where(none, jnp.zeros_like(cost), cost)
+    cost, present, none = _band_costs(data, c0, C, h)
     w = numerics.softmin_weights(cost, tau3, axis=1)
-    v = jnp.sum(w * win(X), axis=1)                                 # (B, C)
-    low = jnp.min(cost, axis=1)
-    high = low + EDGE * tau3[:, 0]
-    ok = ((cost[:, 0] >= high) | ~present[:, 0] | none[:, 0]) & (
-        (cost[:, -1] >= high) | ~present[:, -1] | none[:, 0])
-    return v, jnp.all(ok)
+    v = jnp.sum(w * _windows(data[2], c0, C, h), axis=1)          # (B, C)
+    return v, _edges_ok(cost, present, none, tau3)
 
   v, ok = lax.map(chunk, jnp.arange(nc) * C)
   v = jnp.moveaxis(v, 0, 1).reshape(B, nc * C)[:, :n]
@@ -163,14 +200,31 @@ def sort(x, tau):
   inc = jax.vmap(lambda a, w, t, rr: sorted_costs.soft_increments(a, w, t, rr, terms))(
       xs, ws, tau, r)
 
-  def attempt(i):
-    widths = [h for h in HALF_WIDTHS if 2 * h + 1 < n]
-    if i == len(widths):
-      return _full(inc, xs, tau)
-    v, ok = _band(inc, xs, tau, widths[i])
-    return lax.cond(ok, lambda: v, lambda: attempt(i + 1))
+  widths = [h for h in HALF_WIDTHS if 2 * h + 1 < n]
+  # Which band: the narrowest that passes the edge test, found on values that
+  # carry no derivative (a while loop; costs only, no exponentials) ...
+  inc0 = jax.tree_util.tree_map(lax.stop_gradient, inc)
+  xs0, tau0 = lax.stop_gradient(xs), lax.stop_gradient(tau)
+  checks = [functools.partial(_band_check, inc0, xs0, tau0, h) for h in widths]
 
-  v = jnp.where(jnp.isfinite(xs), attempt(0), xs)
+  def more(state):
+    i, ok = state
+    return (~ok) & (i < len(widths))
+
+  def step(state):
+    i, _ = state
+    ok = lax.switch(jnp.minimum(i + 1, len(widths) - 1), checks) & (i + 1 < len(widths))
+    return i + 1, ok
+
+  if widths:
+    tier, _ = lax.while_loop(more, step, (jnp.asarray(0), lax.switch(0, checks)))
+  else:
+    tier = jnp.asarray(0)
+  # ... then the values, differentiably, on that band (or the exact fallback).
+  branches = [functools.partial(_band, inc, xs, tau, h) for h in widths]
+  branches.append(lambda: (_full(inc, xs, tau), jnp.asarray(True)))
+  v, _ = lax.switch(tier, branches)    # the same edge test again: it passes
+  v = jnp.where(jnp.isfinite(xs), v, xs)
   # The function is non-decreasing in k (each v_k is the mean of an exponential
   # family whose natural parameter is 2k / tau); a running maximum removes the
   # last-bit rounding that could reverse two (near-)tied neighbours.
