@@ -36,6 +36,7 @@ from softq._softmax import argmin
 from softq._softmax import max  # pylint: disable=redefined-builtin
 from softq._softmax import min  # pylint: disable=redefined-builtin
 from softq._softmax import sign
+from softq._topk import top_k
 from softq._version import __version__
 
 __all__ = (
@@ -66,4 +67,5 @@ __all__ = (
     "RemedianState",
     "sign",
     "sort",
+    "top_k",
 )

@@ -227,7 +227,16 @@ def _plan(query: Query, total):
     return plans.all_plan(int(total))
   if query.positions is not None:
     return plans.from_positions(*query.positions)
-  return plans.traced_plan(query.q, total, query.method)
+  plan = plans.traced_plan(query.q, total, query.method)
+  if query.method in _ONE_STAT_METHODS:
+    # One order statistic per level (lo == hi): half the order statistics.
+    nq = plan.coef.shape[0]
+    return plans.Plan(plan.ks[:nq], plan.coef[:, :nq] + plan.coef[:, nq:])
+  return plan
+
+
+#: Methods whose every level is a single order statistic.
+_ONE_STAT_METHODS = ("lower", "higher", "nearest", "inverted_cdf")
 
 
 def combine(coef, values):
