@@ -53,7 +53,7 @@ from softq._core import expsum
 from softq._core import numerics
 
 #: Band half-widths tried in turn (those below n/2).
-HALF_WIDTHS = (16, 48, 128, 512)
+HALF_WIDTHS = (48, 192)
 #: A band is exact when both its ends cost this many temperatures above its minimum.
 EDGE = 40.0
 #: Band entries (rows x order statistics x band) per chunk of the map.
