@@ -76,11 +76,13 @@ import softq
 from benchmarks import _harness
 from benchmarks import compile_time
 from benchmarks import pool as pool_bench
+from benchmarks import topk_sort
 from benchmarks._harness import Impl
 
 TAU = 0.01
 Q5 = (0.1, 0.25, 0.5, 0.75, 0.9)
-SECTIONS = ("remedian", "exact", "default", "rows", "pool", "quantile", "compile", "memory")
+SECTIONS = ("remedian", "exact", "default", "rows", "pool", "quantile", "compile", "memory",
+            "topk_sort")
 OPTIONAL_SECTIONS = ("ranks",)      # run with --only only
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DENSE_MAX = 16384     # largest n for O(n^2) implementations
@@ -449,7 +451,8 @@ def run_ranks(cfg: Config, peers: Peers, report: Report, rng):
 
 RUNNERS = dict(remedian=run_remedian, exact=run_exact, default=run_default, rows=run_rows,
                pool=run_pool, quantile=run_quantile, compile=run_compile, memory=run_memory,
-               ranks=run_ranks)
+               ranks=run_ranks, topk_sort=lambda cfg, peers, report, rng: topk_sort.run(
+                   cfg, report, rng, Impl, _subprocess_json))
 
 
 # --------------------------------------------------------------------------

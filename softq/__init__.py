@@ -40,6 +40,7 @@ from softq._softmax import argmin
 from softq._softmax import max  # pylint: disable=redefined-builtin
 from softq._softmax import min  # pylint: disable=redefined-builtin
 from softq._softmax import sign
+from softq._topk import top_k
 from softq._version import __version__
 
 __all__ = (
@@ -72,6 +73,7 @@ __all__ = (
     "RemedianState",
     "sign",
     "sort",
+    "top_k",
     "top_k_mask",
     "trim_mean",
 )

@@ -93,6 +93,11 @@ class Kernel(NamedTuple):
   (U,)``: optional, the hard values of ``ks`` from the prepared state (a
   kernel that sorts anyway saves the engine its own sort;
   :func:`sorted_references`); :func:`hard_references` otherwise.
+  ``select_many(state, sample, ks, rs, tau) -> (U, n)``: optional, the
+  weights of several order statistics (``ks`` an array, ``rs`` their hard
+  values) sharing their work (several quantile levels for about the price
+  of one).  ``sort(x, tau) -> (B, n)``: optional, every order statistic of
+  unweighted rows ``x (B, n)`` (a soft sort) without O(n^2) work or memory.
   """
   prepare: Callable
   select: Callable
@@ -100,6 +105,8 @@ class Kernel(NamedTuple):
   batched: Batched | None = None
   select_adjacent: Callable | None = None
   references: Callable | None = None
+  select_many: Callable | None = None
+  sort: Callable | None = None
 
 
 class Algorithm(NamedTuple):
@@ -234,7 +241,11 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, leve
   bad = ~jnp.isfinite(r)
   r_safe = jnp.where(bad, jnp.zeros_like(r), r)
   static = isinstance(ks, np.ndarray)
-  if (static and len(ks) <= 4) or not kernel.batch_select:
+  n_ks = len(ks) if static else ks.shape[0]
+  pair = static and n_ks == 2 and int(ks[1]) == int(ks[0]) + 1
+  if kernel.select_many is not None and n_ks > 1 and not pair:
+    w_soft = kernel.select_many(state, sample, jnp.asarray(ks), r_safe, tau)
+  elif (static and len(ks) <= 4) or not kernel.batch_select:
     # A few static order statistics: static indices (cheaper than a vmap).
     n_ks = len(ks) if static else ks.shape[0]
     k_at = (lambda u: int(ks[u])) if static else (lambda u: ks[u])
@@ -269,7 +280,16 @@ def _plan(query: Query, total):
     return plans.all_plan(int(total))
   if query.positions is not None:
     return plans.from_positions(*query.positions)
-  return plans.traced_plan(query.q, total, query.method)
+  plan = plans.traced_plan(query.q, total, query.method)
+  if query.method in _ONE_STAT_METHODS:
+    # One order statistic per level (lo == hi): half the order statistics.
+    nq = plan.coef.shape[0]
+    return plans.Plan(plan.ks[:nq], plan.coef[:, :nq] + plan.coef[:, nq:])
+  return plan
+
+
+#: Methods whose every level is a single order statistic.
+_ONE_STAT_METHODS = ("lower", "higher", "nearest", "inverted_cdf")
 
 
 def combine(coef, values):
@@ -322,12 +342,63 @@ def _n_stats(query: Query) -> int:
   return 2 * int(np.prod(jnp.shape(query.q)))
 
 
+#: Order statistics per chunk of the generic soft sort (its memory is O(n * chunk)).
+SORT_CHUNK = 64
+
+
+def sort_values(kernel: Kernel, rows: Rows, tau, hard: bool):
+  """Every order statistic of unweighted rows ``(B, n)``: the soft sort, ``(B, n)``.
+
+  The kernel's own :attr:`Kernel.sort` when it has one (``"sorted"``: O(n log n
+  + n band)); otherwise every order statistic from :func:`order_stat_weights`,
+  :data:`SORT_CHUNK` at a time (``lax.map`` over ``jax.checkpoint``-ed chunks:
+  O(n^2) time for the O(n) kernels, but O(n * chunk) memory, value and
+  gradient).
+  """
+  x = rows.x
+  B, n = x.shape
+  if hard:
+    return jnp.sort(x, axis=1)
+  if kernel.sort is not None:
+    out = kernel.sort(x, tau)
+    if out is not None:
+      return out
+
+  def one(row, t):
+    sample = Sample(row, None, n)
+    if n <= 2 * SORT_CHUNK or not kernel.batch_select:
+      w, _ = order_stat_weights(kernel, sample, np.arange(n, dtype=np.int32), t, False)
+      return numerics.weighted_sum(w, row[None])
+    state = kernel.prepare(sample, t)
+    ks = jnp.arange(n, dtype=jnp.int32)
+    r = (hard_references(sample, ks) if kernel.references is None
+         else kernel.references(state, sample, ks))
+    nc = -(-n // SORT_CHUNK)
+
+    @jax.checkpoint
+    def chunk(c0):
+      kc = jnp.minimum(c0 + jnp.arange(SORT_CHUNK), n - 1)
+      rc = r[kc]
+      bad = ~jnp.isfinite(rc)
+      w = jax.vmap(lambda k, rr: kernel.select(state, sample, k, rr, t))(
+          kc, jnp.where(bad, jnp.zeros_like(rc), rc))
+      w = jnp.where(bad[:, None], hard_weights(sample, rc), w)
+      return numerics.weighted_sum(w, row[None])
+
+    v = jax.lax.map(chunk, jnp.arange(nc) * SORT_CHUNK)
+    return v.reshape(-1)[:n]
+
+  return jax.vmap(one, in_axes=(0, 0 if jnp.ndim(tau) == 1 else None))(x, tau)
+
+
 def exact_reduce(kernel: Kernel) -> Callable:
   """A registry ``reduce`` for an exact-limit :class:`Kernel`."""
 
   def reduce(rows: Rows, query: Query, tau, *, hard: bool, output: str, options):
     del options
     n = rows.x.shape[1]
+    if query.kind == "sort":
+      return sort_values(kernel, rows, tau, hard).T
     shared = rows.weight is None
     plan_shared = _plan(query, n) if shared else None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -122,8 +123,11 @@ def _bwd_inputs(S):
   return _lay(S, _next(S['z'], 0.0)), _lay(S, _next(S['reset'], True))
 
 
-def _primal(S, want_q=False):
+def _primal(S, want_q=False, split=False):
   """Increments ``delta`` (N,) and, with ``want_q``, the Jacobian diagonal ``Q``.
+
+  ``split``: only the soft parts (``delta - g hc`` and ``Q`` less its hard
+  part ``-s + Cx - Dx - sigK (...)``), for :func:`soft_increments`.
 
   Forward:  ``y_i = A_i^m y_{i-1} + beta_i`` -- ``L_i`` (``beta = w_i``) or
   ``K_i`` (``beta = B_m(z_i) C_{i-1}``).  Backward: ``u_i = A_{i+1}^m u_{i+1} +
@@ -176,18 +180,21 @@ def _primal(S, want_q=False):
   bout = expsum.two_level_scan(step_b, emit_b, (zb, rb, ws, D, zf, rf), zb, rb, M, reverse=True)
   ul = expsum.from_layout
   fd, bd = (ul(fout[0]), ul(bout[0])) if want_q else (ul(fout), ul(bout))
-  delta = S['g'] * S['hc'] + S['gk'] * S['tw'] + _prev(fd, 0.0) + bd
+  soft = S['gk'] * S['tw'] + _prev(fd, 0.0) + bd
+  delta = soft if split else S['g'] * S['hc'] + soft
   delta = jnp.where(S['ok'], delta, jnp.zeros((N,), dt))
   if not want_q:
     return delta, None
   # -s + Cx - Dx = 2 (Cx - k) - 1 + w exactly; the rest of the hard part is -sigK (Cx - Dx).
   wsf, Cxf = S['ws'], S['Cx']
-  q = 2.0 * (Cxf - S['k']) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W) + ul(fout[1]) + ul(bout[1])
+  q = ul(fout[1]) + ul(bout[1])
+  if not split:
+    q = q + 2.0 * (Cxf - S['k']) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W)
   q = jnp.where(S['finite'], q, jnp.zeros((N,), dt))
   return delta, q
 
 
-def _sa_prime_conv(S, v):
+def _sa_prime_conv(S, v, soft_only=False):
   """``sum_j v_j sa'(x_j - x_i)`` for every ``i`` (``sa'`` the fitted soft sign).
 
   Exclusive one-sided sums ``Lx_i = A_i (Lx_{i-1} + v_{i-1})`` (or
@@ -218,7 +225,8 @@ def _sa_prime_conv(S, v):
                              zf, rf, M, reverse=False)
   cb = expsum.two_level_scan(step, emit_b, (zb, rb, _lay(S, _next(v, 0.0)), _lay(S, Sv)),
                              zb, rb, M, reverse=True)
-  return (1.0 - sigK) * (Sv - Pv) + expsum.from_layout(cf) + expsum.from_layout(cb)
+  out = expsum.from_layout(cf) + expsum.from_layout(cb)
+  return out if soft_only else (1.0 - sigK) * (Sv - Pv) + out
 
 
 def _k_gap_term_dtau(g, z, reset, useK, a2m, M):
@@ -385,3 +393,115 @@ def sorted_costs(xs, ws, k, r, tau, terms: int, block: int = DEFAULT_BLOCK):
   tau = jnp.asarray(tau, dt)
   r = lax.stop_gradient(jnp.asarray(r, dt))
   return _core(xs, ws, k, tau, r, terms, block)
+
+
+# ---------------------------------------------------------------------------
+# The k-independent increments: every order statistic from one pass.
+# ---------------------------------------------------------------------------
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5))
+def _soft_core(xs, ws, tau, r, M, block):
+  """``(E, sigK)``: the soft part of every increment, and the regime's hard slope."""
+  S = _setup(xs, ws, 0.0, tau, r, M, block)
+  return _primal(S, split=True)[0][:S['n']], S['sigK']
+
+
+def _soft_core_jvp(M, block, primals, tangents):
+  """Tangent of ``E``, linear in ``(dx, dw, dtau)``.
+
+  The increment's x-tangent is ``part_l - part_{l-1}`` with ``part_i = Q_i dx_i +
+  sum_j w_j dx_j sa'(x_j - x_i)``; its hard part is exactly
+  ``(hc0_l - 2k)(dx_l - dx_{l-1})`` (the derivative of ``g_l (hc0_l - 2k)``),
+  so ``dE`` is the same difference over the *soft* parts of ``Q`` and of the
+  convolution alone: no W-sized terms cancel.  ``dw``: ``E`` is linear in ``w``
+  (the primal with weights ``dw``); ``dtau``: the hard part has none.
+  """
+  xs, ws, tau, r = primals
+  dxs, dws, dtau, _ = tangents
+  S = _setup(xs, ws, 0.0, tau, r, M, block)
+  need_q = not _is_zero(dxs)
+  soft, q = _primal(S, want_q=need_q, split=True)
+  N, dt, finite, ok = S['N'], S['dt'], S['finite'], S['ok']
+  out = jnp.zeros((N,), dt)
+  if need_q:
+    dx = jnp.where(finite, _pad(dxs, S), jnp.zeros((N,), dt))
+    part = q * dx + _sa_prime_conv(S, S['ws'] * dx, soft_only=True)
+    out = out + jnp.where(ok, part - _prev(part, 0.0), jnp.zeros((N,), dt))
+  if not _is_zero(dtau):
+    out = out + _tau_tangent(S) * dtau
+  if not _is_zero(dws):
+    dwp = _pad(dws, S)
+    dC = jnp.cumsum(dwp)
+    dW = dC[-1]
+    Sd = dict(S)
+    Sd['ws'] = dwp
+    Sd['Cx'] = _prev(dC, 0.0)
+    Sd['D'] = dW - Sd['Cx']
+    Sd['tw'] = 2.0 * Sd['Cx'] - dW
+    out = out + _primal(Sd, split=True)[0]
+  n = S['n']
+  return (soft[:n], S['sigK']), (out[:n], jnp.zeros_like(S['sigK']))
+
+
+_soft_core.defjvp(_soft_core_jvp, symbolic_zeros=True)
+
+
+class Increments(NamedTuple):
+  """The cost increments of a sorted sample, for every order statistic at once.
+
+  Over the gap ``l`` (between sorted positions ``l - 1`` and ``l``) the cost of
+  order statistic ``k`` grows by ``where(ok, g (hc0 - 2k) + soft, 0)``: ``k``
+  enters only the hard slope (see :func:`soft_increments`).
+  """
+  g: jax.Array       # (n,) gaps x_l - x_{l-1} (0 at l = 0, ties, infinities)
+  hc0: jax.Array     # (n,) k-independent hard slope 2 C_{l-1} - 1 - sigK (2 C_{l-1} - W)
+  soft: jax.Array    # (n,) the soft part (exponential-sum recurrences)
+  ok: jax.Array      # (n,) both ends of the gap finite
+  finite: jax.Array  # (n,)
+
+  def at(self, k):
+    """The increments of order statistic ``k`` (a scalar), ``(n,)``."""
+    d = self.g * (self.hc0 - 2.0 * k) + self.soft
+    return jnp.where(self.ok, d, jnp.zeros_like(d))
+
+
+def soft_increments(xs, ws, tau, r, terms: int, block: int = DEFAULT_BLOCK) -> Increments:
+  """The increments of :func:`sorted_costs`, shared by every order statistic.
+
+  ``delta_l(k) = g_l (2 (C_{l-1} - k) - 1) + soft_l``: the soft part (all of the
+  exponential-sum work) does not depend on ``k``, so one pass of the
+  recurrences serves every order statistic of the sample; each order
+  statistic then costs one O(n) (or band-local) cumulative sum.  ``r`` picks
+  the regime of each term (as in :func:`sorted_costs`; both are exact) and
+  is not differentiated.  Differentiable in ``xs``, ``ws`` and ``tau``.
+  """
+  dt = xs.dtype
+  tau = jnp.asarray(tau, dt)
+  r = lax.stop_gradient(jnp.asarray(r, dt))
+  soft, sig = _soft_core(xs, ws, tau, r, terms, block)
+  sig = lax.stop_gradient(sig)
+  finite = jnp.isfinite(xs)
+  xf = jnp.where(finite, xs, jnp.zeros_like(xs))
+  ok = jnp.concatenate([jnp.zeros((1,), bool), finite[1:] & finite[:-1]])
+  g = jnp.where(ok, xf - _prev(xf, 0.0), jnp.zeros_like(xf))
+  C = jnp.cumsum(ws)
+  Cx = _prev(C, 0.0)
+  hc0 = 2.0 * Cx - 1.0 - sig * (2.0 * Cx - C[-1])
+  return Increments(g, hc0, soft, ok, finite)
+
+
+def anchor(xs, r):
+  """The finite sorted position nearest ``r`` (where :func:`sorted_costs` is 0)."""
+  nneg = jnp.sum(jnp.isneginf(xs))
+  nfin = jnp.sum(jnp.isfinite(xs))
+  p = jnp.searchsorted(lax.stop_gradient(xs), r)
+  return jnp.clip(p, nneg, jnp.maximum(nneg + nfin - 1, nneg))
+
+
+def costs_from_increments(inc: Increments, k, p):
+  """Costs of order statistic ``k`` anchored at position ``p`` (0 there), ``(n,)``.
+
+  The same numbers as :func:`sorted_costs` to rounding (the cumulative sums
+  run outwards from ``p``); ``+inf`` at infinite values.
+  """
+  cost = _anchored_cumsum(inc.at(jnp.asarray(k, inc.g.dtype)), p)
+  return jnp.where(inc.finite, cost, jnp.full_like(cost, jnp.inf))

@@ -98,7 +98,8 @@ from softq._algorithms import deviation
 from softq._algorithms.base import Kernel
 from softq._algorithms.base import hard_references
 from softq._algorithms.base import sorted_references
-from softq._algorithms.sorted_costs import sorted_costs
+from softq._algorithms import sorted_costs
+from softq._algorithms import sorted_sort
 from softq._core import expsum
 from softq._core import numerics
 
@@ -132,7 +133,7 @@ def select(state, sample, k, r, tau):
   if state is None:
     return deviation.select(None, sample, k, r, tau)
   perm, xs, ws = state
-  cost = sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
+  cost = sorted_costs.sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
   w = numerics.softmin_weights(cost, tau, prior=ws)
   return jnp.zeros_like(w).at[perm].set(w)
 
@@ -151,7 +152,7 @@ def select_adjacent(state, sample, k, r, r_next, tau):
     return (deviation.select(None, sample, k, r, tau),
             deviation.select(None, sample, k + 1, r_next, tau))
   perm, xs, ws = state
-  cost = sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
+  cost = sorted_costs.sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
   shift = jnp.where(jnp.isfinite(xs), xs - r, jnp.zeros_like(xs))
   cost_next = jnp.where(jnp.isfinite(cost), cost - 2.0 * shift, cost)
   out = []
@@ -159,6 +160,27 @@ def select_adjacent(state, sample, k, r, r_next, tau):
     w = numerics.softmin_weights(c, tau, prior=ws)
     out.append(jnp.zeros_like(w).at[perm].set(w))
   return tuple(out)
+
+
+def select_many(state, sample, ks, rs, tau):
+  """Weights ``(U, n)`` of the order statistics ``ks`` (hard values ``rs``) at once.
+
+  The soft part of the increments does not depend on ``k``
+  (:func:`softq._algorithms.sorted_costs.soft_increments`): one pass of the
+  recurrences serves every level, and each order statistic adds one O(n)
+  cumulative sum, anchored at its own reference (so its rounding stays
+  ``eps W |x_i - r_k|``-sized).  Several quantiles cost about one.
+  """
+  if state is None:
+    return jax.vmap(lambda k, r: deviation.select(None, sample, k, r, tau))(ks, rs)
+  perm, xs, ws = state
+  inc = sorted_costs.soft_increments(xs, ws, tau, rs[rs.shape[0] // 2],
+                                     expsum.default_terms(xs.dtype))
+  anchors = jax.vmap(lambda r: sorted_costs.anchor(xs, r))(rs)
+  cost = jax.vmap(lambda k, p: sorted_costs.costs_from_increments(inc, k, p))(
+      jnp.asarray(ks, xs.dtype), anchors)
+  w = numerics.softmin_weights(cost, tau, prior=ws[None])
+  return jnp.zeros_like(w).at[:, perm].set(w)
 
 
 def references(state, sample, ks):
@@ -170,5 +192,13 @@ def references(state, sample, ks):
 
 
 #: Short rows (windows, blocks) take the batched dense form of the same function.
+def sort(x, tau):
+  """Every order statistic of unweighted rows (:mod:`softq._algorithms.sorted_sort`)."""
+  if x.shape[1] <= DENSE_MAX:
+    return None
+  return sorted_sort.sort(x, tau)
+
+
 KERNEL = Kernel(prepare, select, batched=deviation.KERNEL.batched,
-                select_adjacent=select_adjacent, references=references)
+                select_adjacent=select_adjacent, references=references,
+                select_many=select_many, sort=sort)
