@@ -141,7 +141,8 @@ def argremedian(a: ArrayLike, axis: int | tuple[int, ...] | None = -1, *,
 # streaming
 
 def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 31 - 1,
-                  dtype=jnp.float32, temperature: ArrayLike = 1.0) -> RemedianState:
+                  dtype=jnp.float32, temperature: ArrayLike = 1.0,
+                  algorithm: str = DEFAULT_BLOCK_ALGORITHM) -> RemedianState:
   """An empty stream state for :func:`remedian_update` / :func:`remedian_result`.
 
   The state holds ``levels * block_size`` values with
@@ -159,6 +160,9 @@ def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 
     dtype: the compute dtype of the state (float16/bfloat16 become float32).
     temperature: initial temperature in data units (``0``: the hard remedian; for a traced
       temperature of 0 the kernels use a tiny positive floor).
+    algorithm: the block kernel for the stream's life, ``"deviation"`` (default) or
+      ``"rank"``; kept in the state (static, ``state.algorithm``), so updates and the
+      result need not repeat it.
 
   Examples:
     >>> import jax, jax.numpy as jnp, softq
@@ -179,29 +183,38 @@ def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 
   if jnp.ndim(tau):
     raise ValueError(f"{name}: temperature must be a scalar, got shape {jnp.shape(tau)}.")
   levels = num_levels(int(max_size), block_size)
+  algorithm = _algorithms.get(algorithm, name, remedian_algorithm.BLOCK_ALGORITHMS).name
   return RemedianState(
       pending=jnp.zeros((levels, block_size), dtype),
       counts=jnp.zeros((levels,), jnp.int32),
       top_sum=jnp.zeros((), dtype),
       top_count=jnp.zeros((), jnp.int32),
-      temperature=jnp.asarray(tau, dtype))
+      temperature=jnp.asarray(tau, dtype),
+      algorithm=remedian_stream.BlockAlgorithm(algorithm))
 
 
 def _stream_context(state: RemedianState, algorithm, name):
-  kernel = _algorithms.get(algorithm, name, remedian_algorithm.BLOCK_ALGORITHMS).kernel
+  if algorithm is not None and algorithm != state.algorithm:
+    raise ValueError(
+        f"{name}: algorithm={algorithm!r} conflicts with the stream's block algorithm "
+        f"{str(state.algorithm)!r}, fixed at remedian_init(algorithm=...); omit the "
+        "argument (the state carries it).")
+  kernel = _algorithms.get(state.algorithm, name, remedian_algorithm.BLOCK_ALGORITHMS).kernel
   hard = validation.is_concrete(state.temperature) and bool(
       np.all(np.asarray(state.temperature) == 0))
   return remedian_stream.context(state, kernel, hard)
 
 
 def remedian_update(state: RemedianState, chunk: ArrayLike, *,
-                    algorithm: str = DEFAULT_BLOCK_ALGORITHM) -> RemedianState:
+                    algorithm: str | None = None) -> RemedianState:
   """Feeds a 1-D chunk (any static length) into the stream; returns the new state.
 
   Pure and jit/scan friendly: every level merges its pending values with
   the block results arriving from below (a gather, O(chunk)), reduces the
   complete blocks with the block kernel, and keeps the rest pending.  For
   several independent streams, ``jax.vmap`` the state and the chunk.
+  The block kernel is the state's (``remedian_init(algorithm=...)``); an
+  explicit ``algorithm`` must agree with it (else ``ValueError``).
   """
   name = "remedian_update"
   ctx = _stream_context(state, algorithm, name)
@@ -212,8 +225,7 @@ def remedian_update(state: RemedianState, chunk: ArrayLike, *,
   return remedian_stream.update(ctx, state, chunk)
 
 
-def remedian_result(state: RemedianState, *,
-                    algorithm: str = DEFAULT_BLOCK_ALGORITHM) -> jax.Array:
+def remedian_result(state: RemedianState, *, algorithm: str | None = None) -> jax.Array:
   """The soft remedian of everything fed so far (NaN for an empty stream).
 
   Completes the unfinished block of every level, bottom up, exactly as the
