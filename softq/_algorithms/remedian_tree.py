@@ -152,18 +152,30 @@ def _tree(ctx: Ctx, x, xv, count, weight, stat0):
   total = groups * steps * chunk
   n_roots = groups * steps
   in_partial = None
+
+  def as_steps(t):
+    return None if t is None else jnp.swapaxes(t.reshape(groups, steps, chunk), 0, 1)
+
   if weight is None:
     count = int(count)
-    x, xv = deal(x, count, b, c, total), deal(xv, count, b, c, total)
     j, rem = divmod(count, chunk)
+    if shares(count, chunk) > 1:
+      # whole segments per device: reshapes and a transpose, no data moves
+      lay = lambda t: as_steps(deal(t, count, b, c, total))
+    else:
+      # one gather straight into the scan's (steps, groups, chunk) layout
+      idx, valid = deal_index(count, b, c, n_roots, np)
+      idx = as_steps(np.where(valid, idx, count).astype(np.int32))
+      lay = lambda t: None if t is None else jnp.take(t, idx, mode="fill", fill_value=0)
+    x, xv = lay(x), lay(xv)
     # The partial segment is reduced by the scan (result discarded) and
     # again exactly below: the scan sees it through stop_gradient (its zero
     # cotangent times a huge partial derivative -- ties with the padding at
     # a tiny temperature -- would be NaN).
-    in_partial = None if not rem else (np.arange(total) // chunk) == j
+    in_partial = None if not rem else as_steps((np.arange(total) // chunk) == j)
   else:
     idx, valid = deal_index(count, b, c, n_roots, jnp)
-    idx, valid = idx.reshape(-1), valid.reshape(-1)
+    idx, valid = as_steps(idx.reshape(-1)), as_steps(valid.reshape(-1))
     pick = lambda t: None if t is None else jnp.where(
         valid, jnp.take(pad_to(t, total), idx, mode="clip"), 0)
     x, xv, weight = pick(x), pick(xv), pick(weight)
@@ -172,17 +184,13 @@ def _tree(ctx: Ctx, x, xv, count, weight, stat0):
       in_partial, jax.lax.stop_gradient(t), t)
   xs, xvs = (x, xv) if in_partial is None else (sg(x), sg(xv))
 
-  def as_steps(t):
-    return None if t is None else jnp.swapaxes(t.reshape(groups, steps, chunk), 0, 1)
-
   def step(carry, chunks):
     v, vv, w = chunks
     v, vv, w = _levels(ctx, v, vv, w, stat0, c, unroll)
     return carry, (v[:, 0], None if vv is None else vv[:, 0],
                    None if w is None or jnp.ndim(w) == 0 else w[:, 0])
 
-  _, (roots, vroots, rweights) = jax.lax.scan(
-      step, None, (as_steps(xs), as_steps(xvs), as_steps(weight)))
+  _, (roots, vroots, rweights) = jax.lax.scan(step, None, (xs, xvs, weight))
 
   def flat(t):
     return None if t is None else jnp.swapaxes(t, 0, 1).reshape(n_roots)
@@ -209,12 +217,14 @@ def _tree(ctx: Ctx, x, xv, count, weight, stat0):
 
 
 def _partial_chunk(x, xv, count: int, chunk: int, b: int, c: int):
-  """The partial segment (laid out by :func:`deal`) with its exact counts (1
-  for its values, 0 for empty leaves): ``(values, averaged values, counts,
-  j)`` (``j``: its chunk index)."""
+  """The partial segment (from the scan's ``(steps, groups, chunk)`` layout)
+  with its exact counts (1 for its values, 0 for empty leaves): ``(values,
+  averaged values, counts, j)`` (``j``: its chunk index)."""
   j = count // chunk
-  part = x[j * chunk:(j + 1) * chunk]
-  vpart = None if xv is None else xv[j * chunk:(j + 1) * chunk]
+  steps, groups = x.shape[:2]
+  g, st = divmod(j, steps)    # chunk j = g * steps + st
+  part = x[st, g]
+  vpart = None if xv is None else xv[st, g]
   counts = jnp.asarray(partial_valid(count, b, c), x.dtype)
   return part, vpart, counts, j
 
@@ -340,30 +350,16 @@ def _reverse_rows(t, b: int, c: int):
 
 
 def deal(t, count: int, b: int, c: int, total: int):
-  """The static layout of ``t`` (``(count,)``): every segment dealt and
-  interleaved, padded to ``total``; and the validity of the partial
-  segment's leaves (None without one).  Reshapes and a transpose, plus a
-  gather of row slices and of the partial segment's values when
-  ``count`` is not a multiple of ``C = b**c``."""
+  """The layout of :func:`deal_index` for ``count`` a multiple of
+  ``shares * C`` (``C = b**c``): within every share, the rows ``(C, q)``
+  transposed to segments, each in the interleaved order (reshapes and one
+  transpose: a sharded input stays where it lives); padded to ``total``."""
   if t is None:
     return None
   big = b ** c
-  q, rem = divmod(count, big)
   d = shares(count, big)
-  if rem == 0:
-    out = _reverse_rows(t.reshape(d, big, q // d), b, c).reshape(-1)
-    return pad_to(out, total)
-  parts = []
-  if q:
-    rev = np.arange(big)
-    starts = rev * q + (rev * rem + big - 1) // big
-    rows = jax.vmap(lambda s: jax.lax.dynamic_slice_in_dim(t, s, q))(
-        jnp.asarray(starts, jnp.int32))
-    parts.append(_reverse_rows(rows, b, c).reshape(-1))
-  j, ok = interleaved_index(rem, b, c)
-  src = np.where(ok, (j * big // rem) * q + j + q, 0)
-  parts.append(jnp.where(jnp.asarray(ok), jnp.take(t, jnp.asarray(src, jnp.int32)), 0))
-  return pad_to(jnp.concatenate(parts), total)
+  out = _reverse_rows(t.reshape(d, big, count // (d * big)), b, c).reshape(-1)
+  return pad_to(out, total)
 
 
 def partial_valid(count: int, b: int, c: int):
