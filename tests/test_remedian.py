@@ -64,25 +64,24 @@ def ref_remedian(x, b, p=0.5, weights=None):
   """The one-shot remedian's hard limit (docs/remedian.md), on one device.
 
   Zero weights dropped; n = q C + rem values (C: the largest power of b not
-  above 2**14) are dealt out in rows: row t (t < C) is the next q values, one
-  per full segment, then one for the partial segment when t is one of the
-  rows floor(j C / rem).  Each segment, then the segment roots (carrying
-  their weights), are reduced by interleaved blocks.
+  above 2**14): the partial segment takes every s-th value from s // 2 on
+  (s = n // rem); the others, in order, are dealt out in rows of q, one to
+  each full segment.  Each segment, then the segment roots (carrying their
+  weights), are reduced by interleaved blocks.
   """
   v, c = _ref_values(x, weights)
   seg = b
   while seg * b <= 1 << 14:
     seg *= b
   q, rem = divmod(len(v), seg)
-  rows = set((np.arange(rem) * seg) // rem) if rem else set()
-  members, i = [[] for _ in range(q + (rem > 0))], 0
-  for t in range(seg):
-    for r in range(q):
-      members[r].append(i)
-      i += 1
-    if t in rows:
-      members[q].append(i)
-      i += 1
+  members = []
+  if rem:
+    s = len(v) // rem
+    partial = np.arange(rem) * s + s // 2
+    rest = np.setdiff1d(np.arange(len(v)), partial)
+  else:
+    partial, rest = None, np.arange(len(v))
+  members = [rest[r::q] for r in range(q)] + ([partial] if rem else [])
   roots = [_ref_levels(v[m], c[m], b, p, interleaved=True) for m in members]
   return _ref_levels(np.array([r[0] for r in roots]), np.array([r[1] for r in roots]), b,
                      0.5, interleaved=True)[0]

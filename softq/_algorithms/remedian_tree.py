@@ -159,14 +159,7 @@ def _tree(ctx: Ctx, x, xv, count, weight, stat0):
   if weight is None:
     count = int(count)
     j, rem = divmod(count, chunk)
-    if shares(count, chunk) > 1:
-      # whole segments per device: reshapes and a transpose, no data moves
-      lay = lambda t: as_steps(deal(t, count, b, c, total))
-    else:
-      # one gather straight into the scan's (steps, groups, chunk) layout
-      idx, valid = deal_index(count, b, c, n_roots, np)
-      idx = as_steps(np.where(valid, idx, count).astype(np.int32))
-      lay = lambda t: None if t is None else jnp.take(t, idx, mode="fill", fill_value=0)
+    lay = lambda t: as_steps(deal(t, count, b, c, total))
     x, xv = lay(x), lay(xv)
     # The partial segment is reduced by the scan (result discarded) and
     # again exactly below: the scan sees it through stop_gradient (its zero
@@ -314,21 +307,26 @@ def shares(n, chunk: int) -> int:
 def deal_index(count, b: int, c: int, n_chunks: int, xp=np):
   """Buffer position ``(r, p)`` (chunk ``r``, leaf ``p``) -> input index, valid.
 
-  ``count = q C + rem`` values (``C = b**c``) are dealt out in rows: row
-  ``t`` (``t < C``) is the next ``q`` values, one for each full segment
-  ``r < q``, followed, when ``t`` is one of the ``rem`` rows
-  ``floor(j C / rem)``, by one value for the partial segment ``q``.  So row
-  ``t`` starts at input ``t q + ceil(t rem / C)``.  Inside a segment the rows
-  sit at the leaves of the interleaved order (:func:`interleaved_index`).
-  Returns ``(n_chunks, C)`` arrays; ``count`` may be traced (``xp=jnp``).
+  ``count = q C + rem`` values (``C = b**c``): the partial segment takes
+  every ``s``-th value, ``s = count // rem``, from ``s // 2`` on (``rem`` of
+  them, spread over the whole input); the other ``q C`` values, in order,
+  are dealt out in rows of ``q``, one value of each row to each full
+  segment.  Inside a segment the rows sit at the leaves of the interleaved
+  order (:func:`interleaved_index`).  Returns ``(n_chunks, C)`` arrays;
+  ``count`` may be traced (``xp=jnp``).
   """
   big = b ** c
   q, rem = count // big, count % big
+  s = count // xp.maximum(rem, 1)
+  o = s // 2
   rev = reversed_index(b, c)
   r = np.arange(n_chunks)[:, None]
-  full = (rev * q + (rev * rem + big - 1) // big)[None, :] + r
+  k = rev[None, :] * q + r                     # the k-th value not in the partial segment
+  gap = xp.maximum(s - 1, 1)
+  spread = (k // gap) * s + k % gap + (k % gap >= o)
+  full = xp.where(rem == 0, k, xp.where(k < rem * (s - 1), spread, k + rem))
   j, ok = interleaved_index(rem, b, c, xp)
-  part = (j * big // xp.maximum(rem, 1)) * q + j + q
+  part = j * s + o
   idx = xp.where(r < q, full, xp.where(r == q, part[None, :], 0))
   valid = (r < q) | ((r == q) & ok[None, :])
   d = jax.device_count()
@@ -350,16 +348,30 @@ def _reverse_rows(t, b: int, c: int):
 
 
 def deal(t, count: int, b: int, c: int, total: int):
-  """The layout of :func:`deal_index` for ``count`` a multiple of
-  ``shares * C`` (``C = b**c``): within every share, the rows ``(C, q)``
-  transposed to segments, each in the interleaved order (reshapes and one
-  transpose: a sharded input stays where it lives); padded to ``total``."""
+  """The layout of :func:`deal_index` for a static ``count``, padded to
+  ``total``, from slices, reshapes and one transpose (their transposes are
+  the same, never a scatter) and a gather of the partial segment only.
+  Whole segments per device (:func:`shares`) are dealt within each share,
+  so a sharded input stays where it lives."""
   if t is None:
     return None
   big = b ** c
-  d = shares(count, big)
-  out = _reverse_rows(t.reshape(d, big, count // (d * big)), b, c).reshape(-1)
-  return pad_to(out, total)
+  q, rem = divmod(count, big)
+  if rem == 0:
+    d = shares(count, big)
+    return pad_to(_reverse_rows(t.reshape(d, big, q // d), b, c).reshape(-1), total)
+  s = count // rem
+  o = s // 2
+  parts = []
+  if q:
+    blocks = t[:rem * s].reshape(rem, s)
+    rest = jnp.concatenate([blocks[:, :o], blocks[:, o + 1:]], axis=1).reshape(-1)
+    rest = jnp.concatenate([rest, t[rem * s:]])
+    parts.append(_reverse_rows(rest.reshape(big, q), b, c).reshape(-1))
+  j, ok = interleaved_index(rem, b, c)
+  part = jnp.take(t[o:rem * s:s], jnp.asarray(np.where(ok, j, 0), jnp.int32))
+  parts.append(jnp.where(jnp.asarray(ok), part, 0))
+  return pad_to(jnp.concatenate(parts), total)
 
 
 def partial_valid(count: int, b: int, c: int):
