@@ -1,26 +1,45 @@
-"""The soft remedian's tree: levels of blocks as one ``lax.scan`` over chunks.
+"""The soft remedian's tree: levels of interleaved blocks as one ``lax.scan`` over segments.
 
-Layout of the computation (one row of ``n`` values, block size ``b``):
+Definition (the hard limit; one row of ``n`` values, block size ``b``,
+``C = b**c`` the largest power of ``b`` not above ``2**14``, ``n = q C + rem``):
 
-* the row is padded to ``T = P * S * C`` values and viewed as ``(P, S, C)``:
-  ``C = b**c`` values form a *chunk*, a complete subtree of ``c`` levels;
-  ``P`` chunks are reduced side by side in each of the ``S`` steps of a
-  ``lax.scan`` (``P`` is a multiple of the device count, so an input sharded
-  along the reduced axis is sharded along ``P``: every device reduces the
-  chunks it holds and only the ``P * S`` chunk roots ever move);
-* inside a step the chunks are reduced level by level, vectorised over all
+* *segments*: the partial segment takes every ``s``-th value from ``s // 2``
+  on (``s = n // rem``: ``rem`` values spread over the whole input); the other
+  ``q C`` values, in order, are dealt out in rows of ``q``, one value of each
+  row to each of the ``q`` full segments (row ``t`` of ``C``);
+* *interleaved blocks*: a segment (its values in row order), and then the
+  segment roots carrying their counts, are reduced level by level; a level
+  of ``m`` entries has ``M = ceil(m / b)`` blocks, block ``i`` holding entries
+  ``i, i + M, i + 2M, ...``, each replaced by its weighted median carrying
+  the block's weight (:func:`interleaved_index` places the entries at the
+  leaves of a consecutive tree; for a full segment it is the digit reversal);
+* on ``D > 1`` devices with ``n`` a multiple of ``D C``, the dealing is done
+  within each of ``D`` consecutive shares (so a sharded input stays put).
+
+Every block then samples the whole input: sorted and inliers-then-outliers
+data are as accurate as iid data (docs/remedian.md).
+
+Layout of the computation:
+
+* the dealt row (:func:`deal`: slices, reshapes and one transpose; a gather
+  for the partial segment only) is viewed as ``(P, S, C)``: ``P`` segments are
+  reduced side by side in each of the ``S`` steps of a ``lax.scan`` (``P`` is a
+  multiple of the device count, so a sharded input is sharded along ``P``
+  and only the ``P * S`` segment roots ever move);
+* inside a step the segments are reduced level by level, vectorised over all
   blocks of the level (a Python loop over the ``c`` static levels);
-* without user weights every value counts once, so every block of a
-  complete chunk has equal weights (the uniform fast path); the chunk that
-  holds the end of the data (a partial subtree) is reduced again with its
-  exact counts, and its root replaces the one the scan computed;
+* without user weights every value counts once, so every block of a full
+  segment has equal weights (the uniform fast path); the partial segment is
+  reduced again with its exact counts, and its root replaces the one the
+  scan computed;
 * the ``P * S`` roots are reduced by the remaining levels, vectorised.
 
-Padding never changes the result: it has weight 0 (a block's weight is the
-sum of its values' weights), so a block holding ``m < b`` values takes the
-weighted median of those ``m``.  Values with zero weight (``where=``, NaNs
+Empty leaves never change the result: they have weight 0 (a block's weight
+is the sum of its values' weights), so a block holding ``m < b`` values takes
+the weighted median of those ``m``.  Values with zero weight (``where=``, NaNs
 ignored, zero ``weights=``) are dropped by compacting the others to a prefix
-first (``cumsum`` + scatter, O(n)), so their count may be traced.
+first (``cumsum`` + scatter, O(n)), so their count may be traced (then the
+layout is one gather, :func:`deal_index`).
 """
 
 from __future__ import annotations
