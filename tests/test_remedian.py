@@ -297,12 +297,15 @@ def test_rank_error_for_every_n_iid_and_ordered(n):
     errors.append(_rank_error(x, float(f(jnp.asarray(x)))))
   assert np.mean(errors) < 0.05, errors
   # ordered data: 90 % inliers first, 10 % outliers near 50 last
-  rng = np.random.default_rng(n)
-  inliers = rng.standard_normal(n - n // 10)
-  x = np.concatenate([inliers, 50 + rng.standard_normal(n // 10)])
-  v = float(f(jnp.asarray(x)))
-  assert inliers.min() <= v <= inliers.max()
-  assert _rank_error(x, v) < 0.03
+  errors = []
+  for seed in range(8):
+    rng = np.random.default_rng(n + seed)
+    inliers = rng.standard_normal(n - n // 10)
+    x = np.concatenate([inliers, 50 + rng.standard_normal(n // 10)])
+    v = float(f(jnp.asarray(x)))
+    assert inliers.min() <= v <= inliers.max()
+    errors.append(_rank_error(x, v))
+  assert np.mean(errors) < 0.03, errors
 
 
 _hard3 = jax.jit(lambda x: softq.remedian(x, block_size=3, temperature=0))
