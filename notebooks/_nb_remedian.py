@@ -70,7 +70,10 @@ plt.show()
 ### Classical vs weighted, at every n and on ordered data
 
 `softq.remedian` is the *weighted* remedian (Rousseeuw and Bassett): every block value
-carries the number of inputs under it. The classical remedian (every block its plain
+carries the number of inputs under it; and its blocks interleave (inputs are dealt out
+across segments, block `i` of a level takes entries `i, i + M, i + 2M, ...`), so every
+block samples the whole input and ordered data are as easy as iid data
+(`docs/remedian.md`). The classical remedian (every block its plain
 median) is a poor median just above a power of the block size, where a lone leftover
 input gets as much say as a whole block, and on data that arrive in order. Below: the
 classical one in NumPy next to `softq.remedian(temperature=0)`, block size 7, on a log
@@ -173,7 +176,9 @@ plt.show()
 `remedian_init / remedian_update / remedian_result` keep O(b log n) state, so a
 training loop can track a robust centre of a stream without storing it. Here a
 `lax.scan` feeds 100 chunks of 500 values (a drifting stream with 10 % gross
-outliers); up to `max_size` the streamed result equals the one-shot remedian.
+outliers). A stream cannot deal values it has not seen, so it keeps consecutive blocks
+(the consecutive-block weighted remedian, order sensitive on sorted streams); the one-shot
+remedian interleaves, so the two are close but not equal.
 """),
     code("""
 chunks = 100

@@ -1,11 +1,13 @@
 """``"remedian"``: the soft remedian as a registered row reducer.
 
-The remedian reduces consecutive blocks of ``block_size`` values to their
-(soft) medians, level by level (:mod:`softq._algorithms.remedian_tree`), in
-O(n) work and O(log n) depth.  Quantiles other than the median pad the sample
+The remedian reduces blocks of ``block_size`` values to their (soft)
+medians, level by level, the blocks interleaved and the input dealt out
+across segments (:mod:`softq._algorithms.remedian_tree`), in O(n) work and
+O(log n) depth.  Quantiles other than the median pad the sample
 virtually: every first-level block takes the order statistic that its share
 of pad values would make its median (:func:`quantile_stat`).  Its hard limit
-is the hard remedian, an estimate of the median, not ``jnp.median``.
+is the hard interleaved weighted remedian, an estimate of the median, not
+``jnp.median``.
 """
 
 from __future__ import annotations

@@ -23,6 +23,22 @@ from softq._algorithms.remedian_levels import median_stat
 from softq._core import numerics
 
 
+class BlockAlgorithm(str):
+  """The name of a stream's block kernel: a string that is a pytree node with
+  no leaves (the name is its static aux data), so a state carrying it passes
+  through ``jit``, ``lax.scan`` and ``vmap`` unchanged and a different
+  algorithm is a different tree structure (a retrace, never a traced value)."""
+
+  __slots__ = ()
+
+  def __repr__(self):
+    return f"BlockAlgorithm({str(self)!r})"
+
+
+jax.tree_util.register_pytree_node(BlockAlgorithm, lambda s: ((), str(s)),
+                                   lambda name, _: BlockAlgorithm(name))
+
+
 class RemedianState(NamedTuple):
   """Running state of a streamed remedian (a pytree of arrays).
 
@@ -31,12 +47,15 @@ class RemedianState(NamedTuple):
   accumulate the roots of complete trees of ``block_size**levels`` values
   (more than one only past ``max_size``).  ``temperature`` may be replaced
   (``state._replace(temperature=...)``) between updates, e.g. to anneal it.
+  ``algorithm`` is the block kernel fixed by ``remedian_init`` (static: no
+  leaves).
   """
   pending: jax.Array       # (levels, block_size)
   counts: jax.Array        # (levels,) int32
   top_sum: jax.Array       # ()
   top_count: jax.Array     # () int32
   temperature: jax.Array   # ()
+  algorithm: BlockAlgorithm = BlockAlgorithm("deviation")
 
 
 def context(state: "RemedianState", kernel, hard: bool) -> Ctx:
@@ -135,7 +154,7 @@ def update(ctx: Ctx, state: "RemedianState", chunk) -> "RemedianState":
   return RemedianState(
       pending=pending, counts=counts.astype(jnp.int32),
       top_sum=state.top_sum + top, top_count=state.top_count + in_count,
-      temperature=state.temperature)
+      temperature=state.temperature, algorithm=state.algorithm)
 
 
 def result(ctx: Ctx, state: "RemedianState"):
