@@ -212,16 +212,19 @@ plt.show()
     md("""
 ## 4. Sharded input
 
-With the reduced axis sharded over devices (`jax.sharding`), each device
-reduces its own blocks and only block results move between devices. Here 4
-(virtual CPU) devices hold a quarter of 2^20 values each; the result equals the
-unsharded one, and we list the collectives of the compiled program with the
-number of values each moves: block results, a small fraction of the 2^20 inputs.
+With the reduced axis sharded over devices (`jax.sharding`) in whole segments
+(`n` a multiple of devices x 2,401 for block size 7), each device deals and
+reduces its own segments and only segment roots move between devices. Here 4
+(virtual CPU) devices hold a quarter of 4 x 2,401 x 108 = 1,037,232 values each;
+the result equals the unsharded one, and we list the collectives of the compiled
+program with the number of values each moves: a small fraction of the inputs.
+(For other `n` the one-shot remedian deals values across the whole input, which
+moves data between devices: docs/remedian.md.)
 """),
     code("""
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 mesh = Mesh(np.array(jax.devices()[:4]), ("data",))
-big = jax.random.normal(jax.random.PRNGKey(3), (2**20,))
+big = jax.random.normal(jax.random.PRNGKey(3), (4 * 2401 * 108,))
 big_sharded = jax.device_put(big, NamedSharding(mesh, P("data")))
 print("input sharding:", big_sharded.sharding, "| shard shapes:", {s.data.shape for s in big_sharded.addressable_shards})
 f = jax.jit(lambda v: softq.remedian(v, temperature=0.05))

@@ -57,7 +57,9 @@ def remedian(a: ArrayLike, axis: int | tuple[int, ...] | None = None, *,
   (either way) or inliers-then-outliers data (docs/remedian.md); the
   weights keep a lone leftover value from pulling the result (classical
   remedian at ``n = 7**k + 1``: rank error about 0.15).  The streaming form
-  (:func:`remedian_init`) keeps consecutive blocks.  The soft remedian replaces each weighted block median by the
+  (:func:`remedian_init`) keeps consecutive blocks.
+
+  The soft remedian replaces each weighted block median by the
   soft weighted median of ``algorithm`` (see :func:`softq.median` with
   ``weights=``; with ``"deviation"``: :math:`w_i \propto c_i \exp(-D_i/\tau)`,
   :math:`D_i = \sum_j c_j\, \tau \log(2 \cosh((x_i - x_j)/\tau))` for counts
@@ -169,7 +171,7 @@ def remedian_init(*, block_size: int = DEFAULT_BLOCK_SIZE, max_size: int = 2 ** 
 
   Args:
     block_size: ``b >= 2``.
-    max_size: the longest stream that must match the one-shot remedian.
+    max_size: the longest stream reduced exactly (longer: complete trees averaged).
     dtype: the compute dtype of the state (float16/bfloat16 become float32).
     temperature: initial temperature in data units (``0``: the hard remedian; for a traced
       temperature of 0 the kernels use a tiny positive floor).
