@@ -534,6 +534,29 @@ def targets(cfg: Config, report: Report) -> list[Target]:
              _ratio(report, rows_label(s), "softq default"), rows_label(s))
       for s in cfg.row_shapes[2:]
   ] + [
+      Target("4. long rows, default algorithm <= 0.5x SoftJAX fast_soft_sort", 0.5,
+             _ratio(report, rows_label(s), "softq default", "SoftJAX fast_soft_sort"),
+             rows_label(s))
+      for s in cfg.row_shapes[2:]
+  ] + [
+      Target("7. sort (64, 4096) <= 1.0x SoftJAX fast_soft_sort", 1.0,
+             _ratio(report, "sort (64, 4096)", "softq sort", "softjax fast_soft_sort"),
+             "sort (64, 4096)"),
+      Target("7. sort n=65,536 <= 1.0x SoftJAX fast_soft_sort", 1.0,
+             _ratio(report, "sort (65536,)", "softq sort", "softjax fast_soft_sort"),
+             "sort (65536,)"),
+      Target("7. top_k_mask <= 1.0x SoftJAX top_k", 1.0,
+             _ratio(report, "top_k_mask (64, 4096) k=64", "softq top_k_mask",
+                    "SoftJAX top_k (fast_soft_sort)"), "top_k_mask (64, 4096) k=64"),
+      Target("7. top_k_mask <= 3x lax.top_k + scatter", 3.0,
+             _ratio(report, "top_k_mask (64, 4096) k=64", "softq top_k_mask"),
+             "top_k_mask (64, 4096) k=64"),
+  ] + [
+      Target(f"8. three quantile levels <= 1.5x one median {s}", 1.5,
+             _ratio(report, f"quantile x3 vs median {s}", "softq quantile x3"),
+             f"quantile x3 vs median {s}")
+      for s in ((256, 512), (64, 4096))
+  ] + [
       Target("5. median_pool <= 2x hard median filter", 2.0,
              _ratio(report, pool_case, "softq median_pool default"),
              pool_case + (f", ref {pool_ref}" if pool_ref else "")),

@@ -25,6 +25,8 @@ import jax.numpy as jnp
 
 import softq
 
+from benchmarks import topk_mask
+
 TAU = 0.01
 LEVELS = (0.1, 0.5, 0.9)
 
@@ -76,6 +78,12 @@ def run(cfg, report, rng, Impl, memory_json):
                 reference="jnp.sort", hard_from="jnp.sort")
   report.case("top_k (64, 4096) k=64", normal((64, 4096)), top_k_impls(Impl, 64), cfg.rounds,
               reference="lax.top_k", hard_from="lax.top_k")
+  notes: list[str] = []
+  report.case(f"top_k_mask {topk_mask.SHAPE} k={topk_mask.K}", normal(topk_mask.SHAPE),
+              topk_mask.impls(notes), cfg.rounds, reference="lax.top_k + scatter",
+              hard_from=None)
+  for note in notes:
+    report.emit("", note)
   for shape in ((256, 512), (64, 4096)):
     report.case(f"quantile x3 vs median {shape}", normal(shape), quantile_impls(Impl),
                 cfg.rounds, reference="softq median", hard_from=None)
