@@ -135,8 +135,8 @@ def hard_references(sample: Sample, ks):
   valid = sample.valid
   key = jax.lax.stop_gradient(x if valid is None else jnp.where(valid, x, jnp.inf))
   if weight is None:
-    return sorted_references(jnp.sort(key), None, ks)
-  order = jnp.argsort(key)
+    return sorted_references(numerics.sort(key), None, ks)
+  order = numerics.argsort(key)
   return sorted_references(key[order], jnp.where(valid, weight, 0)[order], ks)
 
 
@@ -284,7 +284,9 @@ def _plan(query: Query, total):
   if query.method in _ONE_STAT_METHODS:
     # One order statistic per level (lo == hi): half the order statistics.
     nq = plan.coef.shape[0]
-    return plans.Plan(plan.ks[:nq], plan.coef[:, :nq] + plan.coef[:, nq:])
+    levels = None if plan.levels is None else plan.levels[:nq]
+    return plan._replace(ks=plan.ks[:nq], coef=plan.coef[:, :nq] + plan.coef[:, nq:],
+                         levels=levels)
   return plan
 
 

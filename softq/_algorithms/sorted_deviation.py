@@ -118,7 +118,7 @@ def prepare(sample, tau):
   x, weight, _ = sample
   valid = sample.valid
   key = jax.lax.stop_gradient(x if valid is None else jnp.where(valid, x, jnp.inf))
-  perm = jnp.argsort(key)
+  perm = numerics.argsort(key)
   xs = x[perm]                                    # carries the gradient
   if weight is None:
     ws = jnp.ones_like(xs)

@@ -367,7 +367,7 @@ def pair_sums(x, w, tau):
   w = w.astype(cdt)
   tau = numerics.floor_tau(jnp.asarray(tau, cdt))
   n = x.shape[0]
-  perm = jnp.argsort(lax.stop_gradient(x))
+  perm = numerics.argsort(x)
   M = tanhsum.default_terms(cdt)
   s, c, a = _core(x[perm], w[perm], tau, M)
   inv = jnp.zeros((n,), perm.dtype).at[perm].set(jnp.arange(n, dtype=perm.dtype))
