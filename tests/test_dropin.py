@@ -1,7 +1,6 @@
 """softq as a drop-in for jax.numpy: no recompiles for new values, jnp's dtype
 promotion and signatures, errors that name the function (SPEC sections 4, 6)."""
 
-import contextlib
 import pathlib
 import re
 import time
@@ -13,28 +12,12 @@ import pytest
 import scipy.stats
 
 import softq
+from _compiles import count_compiles
 
 EXACT = tuple(name for name, r in softq.REGISTRY.items() if r.hard_limit == "jnp")
 METHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
            "averaged_inverted_cdf")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-@contextlib.contextmanager
-def count_compiles():
-  """Counts XLA backend compilations inside the block (``jax.monitoring``)."""
-  events = []
-
-  def listener(event, duration, **kwargs):
-    del duration, kwargs
-    if "backend_compile" in event:
-      events.append(event)
-
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
-    yield events
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
 
 
 # One method per kind of plan: interpolated, rounded, jnp's inverted_cdf, and

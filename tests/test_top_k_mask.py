@@ -8,7 +8,6 @@ extreme temperatures and dtypes, infinities and NaN, ``where=``, no
 recompilation for new ``k`` or temperatures, and the errors.
 """
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +17,7 @@ from hypothesis import given, strategies as st
 from jax.test_util import check_grads
 
 import softq
+from _compiles import count_compiles
 
 MASK = jax.jit(lambda x, k, t: softq.top_k_mask(x, k, temperature=t))
 MASK_AXIS0 = jax.jit(lambda x, k, t: softq.top_k_mask(x, k, axis=0, temperature=t))
@@ -29,21 +29,6 @@ def hard_reference(x, k):
   above = (x[None, :] > x[:, None]).sum(1)
   equal = (x[None, :] == x[:, None]).sum(1)
   return np.clip(k - above, 0, equal) / equal
-
-
-@contextlib.contextmanager
-def count_compiles():
-  events = []
-
-  def listener(event, duration, **kwargs):
-    del duration, kwargs
-    if "backend_compile" in event:
-      events.append(event)
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
-    yield events
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
 
 
 @pytest.mark.parametrize("k", [0, 1, 3, 8])

@@ -100,6 +100,19 @@ def _k_gap_term(g, z, reset, tau, useK, a2m, M):
   return jnp.where(reset, g * sig - tau * accb, tau * acc)
 
 
+def _weight_tangent_state(S, dws):
+  """The setup ``S`` with the weight tangent ``dws`` in place of the weights (linear in them)."""
+  dwp = _pad(dws, S)
+  dC = jnp.cumsum(dwp)
+  dW = dC[-1]
+  Sd = dict(S)
+  Sd['ws'] = dwp
+  Sd['Cx'] = _prev(dC, 0.0)
+  Sd['D'] = dW - Sd['Cx']
+  Sd['tw'] = 2.0 * Sd['Cx'] - dW
+  return Sd
+
+
 def _anchored_cumsum(delta, p):
   """``cost_i = sum_{p < l <= i} delta_l`` (``i > p``), ``-sum_{i < l <= p}`` (``i < p``)."""
   idx = jnp.arange(delta.shape[0])
@@ -361,14 +374,7 @@ def _core_jvp(M, block, primals, tangents):
   if need_t:
     out = out + _anchored_cumsum(_tau_tangent(S), p) * dtau
   if not _is_zero(dws):
-    dwp = _pad(dws, S)
-    dC = jnp.cumsum(dwp)
-    dW = dC[-1]
-    Sd = dict(S)
-    Sd['ws'] = dwp
-    Sd['Cx'] = _prev(dC, 0.0)
-    Sd['D'] = dW - Sd['Cx']
-    Sd['tw'] = 2.0 * Sd['Cx'] - dW
+    Sd = _weight_tangent_state(S, dws)
     Sd['hc'] = 2.0 * Sd['Cx'] - S['sigK'] * Sd['tw']
     out = out + _anchored_cumsum(_primal(Sd)[0], p)
   if not _is_zero(dk):
@@ -429,14 +435,7 @@ def _soft_core_jvp(M, block, primals, tangents):
   if not _is_zero(dtau):
     out = out + _tau_tangent(S) * dtau
   if not _is_zero(dws):
-    dwp = _pad(dws, S)
-    dC = jnp.cumsum(dwp)
-    dW = dC[-1]
-    Sd = dict(S)
-    Sd['ws'] = dwp
-    Sd['Cx'] = _prev(dC, 0.0)
-    Sd['D'] = dW - Sd['Cx']
-    Sd['tw'] = 2.0 * Sd['Cx'] - dW
+    Sd = _weight_tangent_state(S, dws)
     out = out + _primal(Sd, split=True)[0]
   n = S['n']
   return (soft[:n], S['sigK']), (out[:n], jnp.zeros_like(S['sigK']))
