@@ -33,8 +33,42 @@ def _next(v, fill):
   return jnp.concatenate([v[1:], jnp.full((1,), fill, v.dtype)])
 
 
+class _Setup(NamedTuple):
+  """Padded, sorted per-element data shared by the primal and every tangent.
+
+  Arrays are ``(N,)``: the ``n`` sorted values padded with ``+inf`` to a
+  multiple of the block ``B``.  The per-term regime and coefficients are
+  static-length tuples (the terms are unrolled: see :mod:`softq._core.expsum`).
+  """
+  n: int
+  N: int
+  B: int
+  M: int
+  dt: object
+  xs: jax.Array       # sorted values, +inf padded
+  ws: jax.Array       # weights (0 on padding)
+  finite: jax.Array
+  xf: jax.Array       # xs with 0 at infinities
+  Cx: jax.Array       # weight strictly before i
+  D: jax.Array        # weight from i on
+  W: jax.Array        # total weight
+  ok: jax.Array       # both ends of gap i finite
+  g: jax.Array        # gap x_i - x_{i-1} (0 unless ok)
+  z: jax.Array        # 2 g / tau, clipped at the exp limit
+  reset: jax.Array    # factor exactly 0 (clipped gap, infinity, first element)
+  gk: jax.Array       # sum_{m in K} 2 m a_m G_m per gap
+  useK: tuple         # per term: complementary form (traced booleans)
+  a2m: tuple          # per term: 2 m a_m (floats)
+  sigK: jax.Array     # sum_{m in K} 2 m a_m
+  tw: jax.Array       # 2 Cx - W
+  hc: jax.Array       # hard slope 2 (Cx - k) - 1 - sigK tw
+  p: jax.Array        # the anchor: finite sorted position nearest r
+  tau: jax.Array
+  k: jax.Array
+
+
 def _setup(xs, ws, k, tau, r, M, block):
-  """Padded, sorted, laid-out per-element data shared by the primal and tangent."""
+  """The :class:`_Setup` of a sorted sample."""
   n = xs.shape[0]
   dt = xs.dtype
   lim = expsum.exp_limit(dt)
@@ -74,9 +108,8 @@ def _setup(xs, ws, k, tau, r, M, block):
   nfin = jnp.sum(finite)
   p = jnp.searchsorted(lax.stop_gradient(xs), r)
   p = jnp.clip(p, nneg, jnp.maximum(nneg + nfin - 1, nneg))
-  return dict(n=n, N=N, B=B, M=M, dt=dt, xs=xs, ws=ws, finite=finite, xf=xf, Cx=Cx, D=D, W=W,
-              ok=ok, g=g, z=z, reset=reset, gk=gk, useK=useK, a2m=a2m, sigK=sigK, tw=tw, hc=hc, p=p,
-              tau=tau, k=k)
+  return _Setup(n, N, B, M, dt, xs, ws, finite, xf, Cx, D, W, ok, g, z, reset, gk, tuple(useK),
+                tuple(a2m), sigK, tw, hc, p, tau, k)
 
 
 def _k_gap_term(g, z, reset, tau, useK, a2m, M):
@@ -105,12 +138,8 @@ def _weight_tangent_state(S, dws):
   dwp = _pad(dws, S)
   dC = jnp.cumsum(dwp)
   dW = dC[-1]
-  Sd = dict(S)
-  Sd['ws'] = dwp
-  Sd['Cx'] = _prev(dC, 0.0)
-  Sd['D'] = dW - Sd['Cx']
-  Sd['tw'] = 2.0 * Sd['Cx'] - dW
-  return Sd
+  Cx = _prev(dC, 0.0)
+  return S._replace(ws=dwp, Cx=Cx, D=dW - Cx, tw=2.0 * Cx - dW)
 
 
 def _anchored_cumsum(delta, p):
@@ -123,17 +152,17 @@ def _anchored_cumsum(delta, p):
 
 
 def _lay(S, v):
-  return expsum.to_layout(v, S['B'])
+  return expsum.to_layout(v, S.B)
 
 
 def _fwd_inputs(S):
   """Forward recurrences: factor of element ``i`` is ``A^m(z_i)`` (gap i-1..i)."""
-  return _lay(S, S['z']), _lay(S, S['reset'])
+  return _lay(S, S.z), _lay(S, S.reset)
 
 
 def _bwd_inputs(S):
   """Backward recurrences: factor of element ``i`` is ``A^m(z_{i+1})``."""
-  return _lay(S, _next(S['z'], 0.0)), _lay(S, _next(S['reset'], True))
+  return _lay(S, _next(S.z, 0.0)), _lay(S, _next(S.reset, True))
 
 
 def _primal(S, want_q=False, split=False):
@@ -153,12 +182,12 @@ def _primal(S, want_q=False, split=False):
   half, so no (n, M) array is ever stored.  ``Q_i = d cost_i / d x_i`` (others
   fixed) ``= -s + sum_j w_j sa'(x_i - x_j)`` likewise splits into halves.
   """
-  M, tau, dt, N = S['M'], S['tau'], S['dt'], S['N']
-  useK, a2m, sigK, W = S['useK'], S['a2m'], S['sigK'], S['W']
+  M, tau, dt, N = S.M, S.tau, S.dt, S.N
+  useK, a2m, sigK, W = S.useK, S.a2m, S.sigK, S.W
   am = [a2m[m] / (2.0 * (m + 1)) for m in range(M)]       # a_m
   zf, rf = _fwd_inputs(S)
   zb, rb = _bwd_inputs(S)
-  ws, Cx, D = _lay(S, S['ws']), _lay(S, S['Cx']), _lay(S, _next(S['D'], 0.0))
+  ws, Cx, D = _lay(S, S.ws), _lay(S, S.Cx), _lay(S, _next(S.D, 0.0))
 
   def step_f(t):
     zt, rt, wt, cxt = t[:4]
@@ -193,17 +222,17 @@ def _primal(S, want_q=False, split=False):
   bout = expsum.two_level_scan(step_b, emit_b, (zb, rb, ws, D, zf, rf), zb, rb, M, reverse=True)
   ul = expsum.from_layout
   fd, bd = (ul(fout[0]), ul(bout[0])) if want_q else (ul(fout), ul(bout))
-  soft = S['gk'] * S['tw'] + _prev(fd, 0.0) + bd
-  delta = soft if split else S['g'] * S['hc'] + soft
-  delta = jnp.where(S['ok'], delta, jnp.zeros((N,), dt))
+  soft = S.gk * S.tw + _prev(fd, 0.0) + bd
+  delta = soft if split else S.g * S.hc + soft
+  delta = jnp.where(S.ok, delta, jnp.zeros((N,), dt))
   if not want_q:
     return delta, None
   # -s + Cx - Dx = 2 (Cx - k) - 1 + w exactly; the rest of the hard part is -sigK (Cx - Dx).
-  wsf, Cxf = S['ws'], S['Cx']
+  wsf, Cxf = S.ws, S.Cx
   q = ul(fout[1]) + ul(bout[1])
   if not split:
-    q = q + 2.0 * (Cxf - S['k']) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W)
-  q = jnp.where(S['finite'], q, jnp.zeros((N,), dt))
+    q = q + 2.0 * (Cxf - S.k) - 1.0 + wsf - sigK * (2.0 * Cxf + wsf - W)
+  q = jnp.where(S.finite, q, jnp.zeros((N,), dt))
   return delta, q
 
 
@@ -216,8 +245,8 @@ def _sa_prime_conv(S, v, soft_only=False):
 
       (1 - sigK)(Sv - Pv) + sum_K 2ma (K'x - Kx) - sum_L 2ma (Rx - Lx).
   """
-  M = S['M']
-  useK, a2m, sigK = S['useK'], S['a2m'], S['sigK']
+  M = S.M
+  useK, a2m, sigK = S.useK, S.a2m, S.sigK
   Pv = _prev(jnp.cumsum(v), 0.0)              # sum_{j<i} v_j
   Sv = jnp.sum(v) - Pv - v                    # sum_{j>i} v_j
   zf, rf = _fwd_inputs(S)
@@ -273,12 +302,12 @@ def _tau_tangent(S):
   every factor is bounded), with ``A_i y_{i-1} = y_i - beta_i``; the sums
   themselves come from a first pass that stores them ``(B, M, nb)``.
   """
-  M, tau = S['M'], S['tau']
-  useK, a2m = S['useK'], S['a2m']
+  M, tau = S.M, S.tau
+  useK, a2m = S.useK, S.a2m
   am = [a2m[m] / (2.0 * (m + 1)) for m in range(M)]
   zf, rf = _fwd_inputs(S)
   zb, rb = _bwd_inputs(S)
-  ws, Cx, D = _lay(S, S['ws']), _lay(S, S['Cx']), _lay(S, _next(S['D'], 0.0))
+  ws, Cx, D = _lay(S, S.ws), _lay(S, S.Cx), _lay(S, _next(S.D, 0.0))
 
   def betas(Bs, wt, ct):
     return [jnp.where(useK[m], Bs[m] * ct, wt) for m in range(M)]
@@ -315,9 +344,9 @@ def _tau_tangent(S):
 
   tf = expsum.two_level_scan(dstep, demit(1.0), (zf, rf, ws, Cx, Y, zb, rb), zf, rf, M, reverse=False)
   tb = expsum.two_level_scan(dstep, demit(-1.0), (zb, rb, ws, D, U, zf, rf), zb, rb, M, reverse=True)
-  dgk = _k_gap_term_dtau(S['g'], S['z'], S['reset'], useK, a2m, M)
-  d = dgk * S['tw'] + _prev(expsum.from_layout(tf), 0.0) + expsum.from_layout(tb)
-  return jnp.where(S['ok'], d, jnp.zeros((S['N'],), S['dt']))
+  dgk = _k_gap_term_dtau(S.g, S.z, S.reset, useK, a2m, M)
+  d = dgk * S.tw + _prev(expsum.from_layout(tf), 0.0) + expsum.from_layout(tb)
+  return jnp.where(S.ok, d, jnp.zeros((S.N,), S.dt))
 
 
 def _is_zero(t):
@@ -325,13 +354,13 @@ def _is_zero(t):
 
 
 def _pad(v, S):
-  N, n = S['N'], S['n']
+  N, n = S.N, S.n
   return jnp.concatenate([v, jnp.zeros((N - n,), v.dtype)]) if N > n else v
 
 
 def _finish(S, delta):
-  cost = _anchored_cumsum(delta, S['p'])
-  return jnp.where(S['finite'], cost, jnp.full_like(cost, jnp.inf))[:S['n']]
+  cost = _anchored_cumsum(delta, S.p)
+  return jnp.where(S.finite, cost, jnp.full_like(cost, jnp.inf))[:S.n]
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5, 6))
@@ -361,21 +390,21 @@ def _core_jvp(M, block, primals, tangents):
   need_q = not _is_zero(dxs)
   need_t = not _is_zero(dtau)
   delta, q = _primal(S, want_q=need_q)
-  n, dt, finite, p = S['n'], S['dt'], S['finite'], S['p']
+  n, dt, finite, p = S.n, S.dt, S.finite, S.p
   cost_full = _anchored_cumsum(delta, p)
   cost = jnp.where(finite, cost_full, jnp.full_like(cost_full, jnp.inf))[:n]
-  xf = S['xf']
+  xf = S.xf
   dev = xf - xf[p]
-  out = jnp.zeros((S['N'],), dt)
+  out = jnp.zeros((S.N,), dt)
   if need_q:
-    dx = jnp.where(finite, _pad(dxs, S), jnp.zeros((S['N'],), dt))
-    part = q * dx + _sa_prime_conv(S, S['ws'] * dx)
+    dx = jnp.where(finite, _pad(dxs, S), jnp.zeros((S.N,), dt))
+    part = q * dx + _sa_prime_conv(S, S.ws * dx)
     out = out + (part - part[p])
   if need_t:
     out = out + _anchored_cumsum(_tau_tangent(S), p) * dtau
   if not _is_zero(dws):
     Sd = _weight_tangent_state(S, dws)
-    Sd['hc'] = 2.0 * Sd['Cx'] - S['sigK'] * Sd['tw']
+    Sd = Sd._replace(hc=2.0 * Sd.Cx - S.sigK * Sd.tw)
     out = out + _anchored_cumsum(_primal(Sd)[0], p)
   if not _is_zero(dk):
     out = out - 2.0 * dk * dev
@@ -408,7 +437,7 @@ def sorted_costs(xs, ws, k, r, tau, terms: int, block: int = DEFAULT_BLOCK):
 def _soft_core(xs, ws, tau, r, M, block):
   """``(E, sigK)``: the soft part of every increment, and the regime's hard slope."""
   S = _setup(xs, ws, 0.0, tau, r, M, block)
-  return _primal(S, split=True)[0][:S['n']], S['sigK']
+  return _primal(S, split=True)[0][:S.n], S.sigK
 
 
 def _soft_core_jvp(M, block, primals, tangents):
@@ -426,19 +455,19 @@ def _soft_core_jvp(M, block, primals, tangents):
   S = _setup(xs, ws, 0.0, tau, r, M, block)
   need_q = not _is_zero(dxs)
   soft, q = _primal(S, want_q=need_q, split=True)
-  N, dt, finite, ok = S['N'], S['dt'], S['finite'], S['ok']
+  N, dt, finite, ok = S.N, S.dt, S.finite, S.ok
   out = jnp.zeros((N,), dt)
   if need_q:
     dx = jnp.where(finite, _pad(dxs, S), jnp.zeros((N,), dt))
-    part = q * dx + _sa_prime_conv(S, S['ws'] * dx, soft_only=True)
+    part = q * dx + _sa_prime_conv(S, S.ws * dx, soft_only=True)
     out = out + jnp.where(ok, part - _prev(part, 0.0), jnp.zeros((N,), dt))
   if not _is_zero(dtau):
     out = out + _tau_tangent(S) * dtau
   if not _is_zero(dws):
     Sd = _weight_tangent_state(S, dws)
     out = out + _primal(Sd, split=True)[0]
-  n = S['n']
-  return (soft[:n], S['sigK']), (out[:n], jnp.zeros_like(S['sigK']))
+  n = S.n
+  return (soft[:n], S.sigK), (out[:n], jnp.zeros_like(S.sigK))
 
 
 _soft_core.defjvp(_soft_core_jvp, symbolic_zeros=True)
