@@ -312,46 +312,6 @@ def weighted_sum(weights: jax.Array, x: jax.Array, axis: int = -1) -> jax.Array:
           + jnp.sum(jax.lax.stop_gradient(weights) * inf_x, axis=axis))
 
 
-#: Gaussian consistency factor of the median absolute deviation (1 / Phi^-1(3/4)).
-MAD_TO_STD = 1.4826022185056018
-
-
-def spread(x: jax.Array, weight, kind: str) -> jax.Array:
-  """Per-row spread of ``x (B, n)`` (finite entries of positive weight): ``(B,)``.
-
-  ``"std"``: the (weighted) standard deviation, smooth in ``x``;
-  ``"mad"``: ``1.4826`` times the (weighted) median absolute deviation from
-  the (weighted) median, robust to outliers, piecewise smooth.  Both equal
-  the standard deviation on normal data, scale with ``|c|`` under ``x -> c x``
-  and ignore translations.  A floor (the dtype's ``tiny`` times 256) keeps the
-  spread of a constant sample positive, and the gradient finite.
-  """
-  w = jnp.isfinite(x).astype(x.dtype)
-  if weight is not None:
-    w = w * jnp.where(weight > 0, weight, 0).astype(x.dtype)
-  x0 = jnp.where(w > 0, x, jnp.zeros_like(x))
-  total = jnp.maximum(jnp.sum(w, axis=-1), jnp.asarray(tau_floor(x.dtype), x.dtype))
-  floor = jnp.asarray(tau_floor(x.dtype), x.dtype)
-  if kind == "std":
-    mean = jnp.sum(w * x0, axis=-1) / total
-    var = jnp.sum(w * (x0 - mean[:, None]) ** 2, axis=-1) / total
-    return jnp.sqrt(var + floor)   # floor: a variance floor (its square underflows)
-  med = _weighted_median(x0, w)
-  dev = jnp.abs(x0 - med[:, None])
-  return jnp.maximum(MAD_TO_STD * _weighted_median(dev, w), floor)
-
-
-def _weighted_median(x, w):
-  """The lower weighted median of every row (the value holding half the weight)."""
-  key = jnp.where(w > 0, x, jnp.inf)
-  order = argsort(key, axis=-1)
-  xs = jnp.take_along_axis(x, order, axis=-1)
-  cum = jnp.cumsum(jnp.take_along_axis(w, order, axis=-1), axis=-1)
-  half = 0.5 * cum[:, -1:]
-  idx = jnp.sum((cum < half).astype(jnp.int32), axis=-1)
-  return jnp.take_along_axis(xs, jnp.minimum(idx, x.shape[-1] - 1)[:, None], axis=-1)[:, 0]
-
-
 # --------------------------------------------------------------------------
 # sorting: one home for every sort of softq's kernels
 # --------------------------------------------------------------------------
