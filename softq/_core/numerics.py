@@ -230,9 +230,23 @@ def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
   return softmin_weights_and_exponent(cost, tau, valid, axis, inv_tau, prior)[0]
 
 
+def _reduce_along(axis):
+  """``reduce(a, op)``: the ``op`` reduction of ``a`` over ``axis``, kept (size 1)."""
+  by_op = {jnp.minimum: jnp.min, jnp.add: jnp.sum, jnp.logical_or: jnp.any}
+  return lambda a, op: by_op[op](a, axis=axis, keepdims=True)
+
+
 def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=None,
-                                 prior=None):
-  """:func:`softmin_weights` and its (clipped) exponent ``(cost - shift) / tau``."""
+                                 prior=None, *, reduce=None):
+  """:func:`softmin_weights` and its (clipped) exponent ``(cost - shift) / tau``.
+
+  ``reduce``: optional ``reduce(a, op)`` giving the ``op`` reduction
+  (``jnp.minimum``, ``jnp.add`` or ``jnp.logical_or``) of ``a`` over
+  ``axis``, broadcastable against ``cost``: a caller whose reductions run
+  better another way (the batched short-row kernel reduces the rows of a
+  ``(b, T)`` array as a loop) passes its own.
+  """
+  reduce = _reduce_along(axis) if reduce is None else reduce
   if prior is not None:
     present = prior > 0
     valid = present if valid is None else valid & present
@@ -241,7 +255,7 @@ def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=
   # -inf costs (e.g. a +inf sample value scored by a soft max) take all the
   # weight, shared equally (by prior), as in the hard limit.
   neg = jnp.isneginf(cost)
-  any_neg = jnp.any(neg, axis=axis, keepdims=True)
+  any_neg = reduce(neg, jnp.logical_or)
   cost = jnp.where(any_neg, jnp.where(neg, jnp.zeros_like(cost), jnp.inf), cost)
   finite = jnp.isfinite(cost)
   if prior is None:
@@ -252,7 +266,7 @@ def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=
     safe_prior = jnp.where(present, prior, jnp.ones_like(prior))
     key = cost - tau * jnp.log(safe_prior)
   cmin = jax.lax.stop_gradient(
-      jnp.min(jnp.where(finite | jnp.isnan(key), key, jnp.inf), axis=axis, keepdims=True))
+      reduce(jnp.where(finite | jnp.isnan(key), key, jnp.inf), jnp.minimum))
   cmin = jnp.where(jnp.isfinite(cmin), cmin, jnp.zeros_like(cmin))
   shifted = jnp.where(jnp.isposinf(cost), jnp.inf, cost - cmin)
   z = ratio(shifted, tau, exp_limit(cost.dtype), inv_tau)
@@ -261,7 +275,7 @@ def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=
     e = e * jnp.where(present, prior, jnp.zeros_like(prior))
   if valid is not None:
     e = jnp.where(valid, e, jnp.zeros_like(e))
-  total = jnp.sum(e, axis=axis, keepdims=True)
+  total = reduce(e, jnp.add)
   return e / jnp.where(total > 0, total, jnp.ones_like(total)), z
 
 
