@@ -65,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from softq._core import numerics
+from softq._core import select
 from softq._algorithms.block_pairs import (_Sample, _double, _fold, _loop, _reduce_rows,
                                             _shift, _to_partner, rsum)
 from softq._algorithms import block_pairs
@@ -139,20 +140,21 @@ def _counts(smp: _Sample):
 
 def _hits(smp: _Sample, counts, k):
   """The values holding copy ``k + 1/2`` of the weighted sample (past the
-  total weight: the maximum) and the hard value ``r`` (0 for no value)."""
+  total weight: the maximum; the rule of :func:`softq._core.select.holds`,
+  counted here pair by pair in the column layout) and the hard value ``r``
+  (0 for no value)."""
   lt, le = counts
   x = smp.x
   if smp.unit is None:
     point = jnp.asarray(k, x.dtype) + 0.5
-    hit = (lt <= point) & (point < le)
-    hit = jnp.where(point >= smp.total, le >= smp.total, hit)
+    hit = select.holds(lt, le, point, smp.total)
   else:
     u = smp.unit
     if isinstance(k, (int, np.integer)) and isinstance(u, (int, np.integer)):
       point = (int(k) + 0.5) / int(u)
     else:
       point = (jnp.asarray(k, x.dtype) + 0.5) / jnp.asarray(u, x.dtype)
-    hit = (lt <= point) & (point < le)
+    hit = select.holds(lt, le, point)
   if smp.present is not None:
     hit = hit & smp.present
   neg = jnp.asarray(-jnp.inf, x.dtype)
