@@ -31,6 +31,7 @@ from softq._algorithms import Rows
 from softq._core import layout as layouts
 from softq._core import numerics
 from softq._core import plan as plans
+from softq._core import select
 from softq._core import validation
 
 
@@ -226,7 +227,7 @@ def scale_temperature(tau, x, weight, kind):
   """
   if kind is None:
     return tau
-  s = numerics.spread(x, weight, kind)                   # (B,)
+  s = select.spread(x, weight, kind)                   # (B,)
   return tau * s
 
 

@@ -56,6 +56,7 @@ from jax.typing import ArrayLike
 from softq import _engine
 from softq._core import layout as layouts
 from softq._core import numerics
+from softq._core import select
 from softq._core import validation
 
 Axis = int | tuple[int, ...] | None
@@ -80,12 +81,8 @@ def _hard_rows(x, valid, k):
   """``clip(k - a_i, 0, e_i) / e_i`` over the valid entries of every row."""
   keys = jnp.where(valid, x, -jnp.inf)
   srt = numerics.sort(keys)                              # ascending, invalid first
-
-  def counts(row_sorted, row):
-    left = jnp.searchsorted(row_sorted, row, side="left")
-    right = jnp.searchsorted(row_sorted, row, side="right")
-    return right - left, row_sorted.shape[0] - right
-  equal, above = jax.vmap(counts)(srt, keys)
+  below, upto = select.tie_ranges(srt, keys)
+  equal, above = upto - below, srt.shape[-1] - upto
   equal = jnp.maximum(equal, 1).astype(x.dtype)
   share = jnp.clip(k[:, None] - above.astype(x.dtype), 0.0, equal) / equal
   return jnp.where(valid, share, jnp.zeros_like(share))

@@ -11,6 +11,7 @@ from softq import _engine
 from softq._algorithms import DEFAULT_ALGORITHM
 from softq._algorithms import AlgorithmName
 from softq._algorithms import Sample
+from softq._core import select
 from softq._core import validation
 
 
@@ -28,12 +29,8 @@ def _rank_rows(x, valid, tau, hard):
   del valid
   n = x.shape[1]
   if hard:
-    def one(row):
-      srt = jnp.sort(row)
-      lo = jnp.searchsorted(srt, row, side="left")
-      hi = jnp.searchsorted(srt, row, side="right")
-      return (lo + hi + 1).astype(row.dtype) / 2
-    return jax.vmap(one)(x)
+    lo, hi = select.tie_ranges(jnp.sort(x, axis=1), x)
+    return (lo + hi + 1).astype(x.dtype) / 2
 
   ranks = _algorithms.REGISTRY["rank"].ranks
 

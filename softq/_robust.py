@@ -41,6 +41,7 @@ from softq import _softmax
 from softq._algorithms import DEFAULT_ALGORITHM
 from softq._core import layout as layouts
 from softq._core import numerics
+from softq._core import select
 from softq._core import validation
 
 Axis = int | tuple[int, ...] | None
@@ -75,7 +76,7 @@ def _temperature(name, a, axis, temperature, temperature_scale, valid):
   lay = layouts.layout(a.shape, axis, name)
   rows = layouts.to_rows(a, lay).astype(validation.compute_dtype(a.dtype))
   weight = None if valid is None else layouts.to_rows(valid, lay)
-  spread = numerics.spread(rows, weight, scale).reshape(lay.keepdims_shape)
+  spread = select.spread(rows, weight, scale).reshape(lay.keepdims_shape)
   tau = jnp.asarray(tau)
   if tau.ndim and tau.shape != lay.keepdims_shape:
     tau = jnp.reshape(jnp.broadcast_to(tau, lay.kept_shape), lay.keepdims_shape)

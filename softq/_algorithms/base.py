@@ -12,7 +12,7 @@ algorithm is one kernel module and one registry line.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,11 @@ import numpy as np
 
 from softq._core import numerics
 from softq._core import plan as plans
+from softq._core import select
+# Re-exported for the kernels that read hard values off their own sort.
+from softq._core.select import sorted_references  # noqa: F401
+from softq._core.sizes import SHORT_ROWS_MAX_STATS
+from softq._core.sizes import SORT_CHUNK
 
 
 class Rows(NamedTuple):
@@ -55,58 +60,117 @@ class Query(NamedTuple):
   positions: Any = None
 
 
+# --------------------------------------------------------------------------
+# the kernel interfaces (static checkers verify the kernel modules against
+# these when a Kernel / Batched record is built from their functions)
+# --------------------------------------------------------------------------
+
+class Prepare(Protocol):
+  def __call__(self, sample: Sample, tau: jax.Array, /) -> Any:
+    """Work shared by every order statistic of one sample (the kernel's state)."""
+
+
+class Select(Protocol):
+  def __call__(self, state: Any, sample: Sample, k: Any, r: jax.Array, tau: jax.Array,
+               /) -> jax.Array:
+    """Convex weights ``(n,)`` of the ``k``-th order statistic of ``sample``.
+
+    ``k``: 0-based, a static int or a traced scalar (real for weighted
+    samples: :func:`soft_orders`); ``r``: its hard value (finite, a
+    reference point only).  The weights tend to the one-hot of that order
+    statistic (shared over ties, by weight) as ``tau -> 0``.
+    """
+
+
+class SelectAdjacent(Protocol):
+  def __call__(self, state: Any, sample: Sample, k: int, r: jax.Array, r_next: jax.Array,
+               tau: jax.Array, /) -> tuple[jax.Array, jax.Array]:
+    """Weights of the order statistics ``k`` and ``k + 1`` for the price of one
+    (an even-``n`` median); ``r``, ``r_next`` their hard values."""
+
+
+class References(Protocol):
+  def __call__(self, state: Any, sample: Sample, ks: Any, /) -> jax.Array:
+    """Hard values ``(U,)`` of the order statistics ``ks`` from the prepared
+    state (a kernel that sorts anyway saves the engine its own sort:
+    :func:`softq._core.select.sorted_references`)."""
+
+
+class SelectMany(Protocol):
+  def __call__(self, state: Any, sample: Sample, ks: jax.Array, rs: jax.Array, tau: jax.Array,
+               /) -> jax.Array:
+    """Weights ``(U, n)`` of the order statistics ``ks`` (an array; ``rs`` their
+    hard values) sharing their work (several quantile levels for about the
+    price of one)."""
+
+
+class SortRows(Protocol):
+  def __call__(self, x: jax.Array, tau: jax.Array, /) -> jax.Array | None:
+    """Every order statistic ``(B, n)`` of unweighted rows ``x (B, n)`` (a soft
+    sort) without O(n^2) work or memory; None to decline (the generic path
+    then runs)."""
+
+
+class BatchedValue(Protocol):
+  def __call__(self, x: jax.Array, weight: Any, ks: Sequence[Any], tau: jax.Array,
+               hoisted: tuple[jax.Array, jax.Array], /, *, g: Any = None,
+               columns: bool = False, tiles: bool = True,
+               value_ks: bool = False) -> jax.Array:
+    """Soft values of the order statistics ``ks`` of every short row, with an
+    analytic tangent: ``(len(ks), N)``, or ``(N,)`` mixed ``(1 - g) v_0 + g v_1``.
+
+    ``x`` is ``(N, b)`` (``(b, N)`` with ``columns``); ``weight`` None, a
+    scalar, ``("mask", m, u)`` or per-entry counts, not differentiated;
+    ``ks`` static ints, traced scalars or ``(N,)`` arrays; ``tau`` a scalar
+    or one per row, ``hoisted`` its
+    :func:`softq._core.numerics.hoisted_temperature`.  ``tiles``: split many
+    rows into cache-sized tiles; ``value_ks``: with a scalar weight ``u``,
+    ``ks`` count values, not copies (the remedian's uniform levels).
+    """
+
+
+class BatchedWeights(Protocol):
+  def __call__(self, x: jax.Array, weight: Any, total: Any, ks: Sequence[Any],
+               refs: Sequence[jax.Array], hits: Sequence[jax.Array], tau: jax.Array,
+               inv_tau: tuple[jax.Array, jax.Array] | None = None, /) -> list[jax.Array]:
+    """One ``(N, b)`` weight array per order statistic ``ks`` of every short row,
+    differentiable in the weights too (``total`` their sum per row;
+    ``refs``/``hits`` the hard values and hit masks of
+    :func:`softq._core.select.counted_select`)."""
+
+
 class Batched(NamedTuple):
   """A kernel's batched form for many short rows ``(N, b)`` (the same function).
 
-  ``value(x, weight, ks, tau, hoisted, *, g=None, columns=False, tiles=True)``: the soft
-  values of the order statistics ``ks`` of every row, ``(len(ks), N)`` (or
-  ``(N,)`` mixed by ``g``), with an analytic tangent.  ``x`` is ``(N, b)``
-  (``(b, N)`` with ``columns``); ``weight`` None, a scalar, ``("mask", m, u)``
-  or per-entry counts, not differentiated; ``ks`` static ints, traced
-  scalars or ``(N,)`` arrays; ``tau`` a scalar or one per row, ``hoisted``
-  its :func:`softq._core.numerics.hoisted_temperature`.
-  ``weights(x, weight, total, ks, refs, hits, tau, inv_tau)``: one ``(N, b)``
-  weight array per order statistic, differentiable in the weights too
-  (``refs``/``hits`` from :func:`softq._algorithms.blocks.hard_select`).
-  The remedian reduces its blocks with these, pooling calls ``value`` on
-  its windows, and the engine takes ``value`` for unweighted rows of at most
-  ``max_size`` values.
+  The remedian reduces its blocks with ``weights``, pooling calls ``value``
+  on its windows, and the engine takes ``value`` for unweighted rows of at
+  most ``max_size`` values (:data:`softq._core.sizes.SHORT_ROWS_MAX`).
   """
-  weights: Callable
-  value: Callable
+  weights: BatchedWeights
+  value: BatchedValue
   max_size: int
 
 
 class Kernel(NamedTuple):
-  """A 1-D soft order-statistic kernel.
+  """A 1-D soft order-statistic kernel: the record of its functions.
 
-  ``prepare(sample, tau) -> state``: work shared by every order statistic of
-  one sample.  ``select(state, sample, k, r, tau) -> (n,)``: convex weights of
-  the ``k``-th order statistic (0-based; a static int or a traced scalar),
-  given ``r``, its hard value (finite, a reference point only); they tend to
-  the one-hot of that order statistic (shared over ties, by weight) as
-  ``tau -> 0``.  ``batch_select``: False when ``select`` must see one ``k`` at
-  a time (it branches on it).  ``batched``: the declared fast path for many
-  short rows, or None.  ``select_adjacent(state, sample, k, r, r_next, tau)
-  -> (w_k, w_k+1)``: optional, two neighbouring order statistics for the
-  price of one (an even-``n`` median).  ``references(state, sample, ks) ->
-  (U,)``: optional, the hard values of ``ks`` from the prepared state (a
-  kernel that sorts anyway saves the engine its own sort;
-  :func:`sorted_references`); :func:`hard_references` otherwise.
-  ``select_many(state, sample, ks, rs, tau) -> (U, n)``: optional, the
-  weights of several order statistics (``ks`` an array, ``rs`` their hard
-  values) sharing their work (several quantile levels for about the price
-  of one).  ``sort(x, tau) -> (B, n)``: optional, every order statistic of
-  unweighted rows ``x (B, n)`` (a soft sort) without O(n^2) work or memory.
+  ``prepare`` and ``select`` are required; ``batch_select``: False when
+  ``select`` must see one ``k`` at a time (it branches on it); ``batched``:
+  the declared fast path for many short rows, or None.  The rest are
+  optional: ``select_adjacent`` (two neighbouring order statistics),
+  ``references`` (hard values from the prepared state;
+  :func:`hard_references` otherwise), ``select_many`` (several order
+  statistics at once), ``sort`` (every order statistic of unweighted rows).
+  The signatures are the protocols above.
   """
-  prepare: Callable
-  select: Callable
+  prepare: Prepare
+  select: Select
   batch_select: bool = True
   batched: Batched | None = None
-  select_adjacent: Callable | None = None
-  references: Callable | None = None
-  select_many: Callable | None = None
-  sort: Callable | None = None
+  select_adjacent: SelectAdjacent | None = None
+  references: References | None = None
+  select_many: SelectMany | None = None
+  sort: SortRows | None = None
 
 
 class Algorithm(NamedTuple):
@@ -130,70 +194,13 @@ class Algorithm(NamedTuple):
 # --------------------------------------------------------------------------
 
 def hard_references(sample: Sample, ks):
-  """Hard values ``r`` of the order statistics ``ks`` (``(U,)``)."""
-  x, weight, _ = sample
-  valid = sample.valid
-  key = jax.lax.stop_gradient(x if valid is None else jnp.where(valid, x, jnp.inf))
-  if weight is None:
-    return sorted_references(numerics.sort(key), None, ks)
-  order = numerics.argsort(key)
-  return sorted_references(key[order], jnp.where(valid, weight, 0)[order], ks)
-
-
-def sorted_references(srt, ws, ks):
-  """Hard values of the order statistics ``ks`` from a sample sorted in advance.
-
-  ``srt``: the values in ascending order, absent entries ``+inf`` at the end;
-  ``ws``: their weights in that order (0 for absent entries), or None (every
-  entry counts once).  The weighted ``k``-th value is the first whose
-  cumulative weight reaches ``k + 1/2`` (the repeated sample's with integer
-  weights; ``jnp``'s ``"inverted_cdf"`` rule with real ones, ``k`` real).
-  """
-  srt = jax.lax.stop_gradient(srt)
-  n = srt.shape[0]
-  if ws is None:
-    idx = ks if isinstance(ks, np.ndarray) else jnp.clip(ks, 0, n - 1).astype(jnp.int32)
-    return srt[idx]
-  ws = jax.lax.stop_gradient(ws)
-  cum = jnp.cumsum(ws)
-  pos = jnp.asarray(ks).astype(cum.dtype) + 0.5
-  idx = jnp.searchsorted(cum, pos, side="left")
-  last = jnp.maximum(jnp.sum((ws > 0).astype(jnp.int32)) - 1, 0)
-  return srt[jnp.clip(idx, 0, last)]
+  """Hard values ``r`` of the order statistics ``ks`` (``(U,)``): :func:`softq._core.select.references`."""
+  return select.references(sample.x, sample.weight, ks)
 
 
 def hard_weights(sample: Sample, r):
   """One-hot of the values equal to ``r`` (``(U,)``), shared over ties by weight."""
-  x = sample.x
-  eq = x[None, :] == r[:, None]
-  share = eq.astype(x.dtype)
-  if sample.weight is not None:
-    share = jnp.where(eq & sample.valid[None, :], sample.weight[None, :], 0)
-    share = share.astype(x.dtype)
-  total = jnp.sum(share, axis=1, keepdims=True)
-  return share / jnp.where(total > 0, total, jnp.ones_like(total))
-
-
-def inverted_cdf_references(sample: Sample, levels):
-  """Hard values ``(U,)`` and anchors ``q W`` of weighted ``"inverted_cdf"`` levels.
-
-  ``jnp.quantile(..., weights=w, method="inverted_cdf")`` step by step (its
-  sort, its cumulative sum, ``q`` times its last entry, the first
-  ``C_i >= q W``), so a ``q W`` that lands on a cumulative weight is decided
-  as ``jnp`` decides it.  One exception: at ``q W = 0`` ``jnp`` returns the
-  smallest value even if its weight is 0; here the smallest of positive weight.
-  """
-  x = jax.lax.stop_gradient(sample.x)
-  w = jax.lax.stop_gradient(jnp.where(sample.valid, sample.weight, 0)).astype(x.dtype)
-  xs, ws = jax.lax.sort_key_val(x, w)
-  cum = jnp.cumsum(ws)
-  target = jnp.asarray(levels).astype(x.dtype) * cum[-1]
-  idx = jnp.clip(jnp.searchsorted(cum, target, side="left"), 0, x.shape[0] - 1)
-  # Only a target of 0 lands on a zero weight: take the first positive one.
-  first = jnp.clip(jnp.searchsorted(cum, jnp.zeros_like(cum[-1]), side="right"),
-                   0, x.shape[0] - 1)
-  idx = jnp.where(ws[idx] > 0, idx, first)
-  return xs[idx], target
+  return select.equal_weights(sample.x, sample.weight, r)
 
 
 def soft_orders(sample: Sample, centres, r):
@@ -224,7 +231,7 @@ def order_stat_weights(kernel: Kernel, sample: Sample, ks, tau, hard: bool, leve
   weighted = sample.weight is not None
   by_level = weighted and levels is not None
   if by_level:
-    r, anchors = inverted_cdf_references(sample, levels)
+    r, anchors = select.inverted_cdf_references(sample.x, sample.weight, levels)
     centres = plans.cell_centre(anchors)
   elif weighted:
     centres = jnp.asarray(ks, sample.x.dtype) + 0.5
@@ -327,12 +334,6 @@ def batched_values(batched: Batched, rows: Rows, query: Query, tau):
   return numerics.weighted_sum(coef, v.T[:, None, :]).T
 
 
-#: The batched short-row path unrolls one soft-min per order statistic: more
-#: levels than this (e.g. 41 quantiles) take the generic path, which maps
-#: over them (compile time stays flat).
-BATCHED_MAX_STATS = 4
-
-
 def _n_stats(query: Query) -> int:
   """How many order statistics the query needs (an upper bound, static)."""
   if query.kind == "median":
@@ -342,10 +343,6 @@ def _n_stats(query: Query) -> int:
   if query.positions is not None:
     return 2 * len(query.positions[0])
   return 2 * int(np.prod(jnp.shape(query.q)))
-
-
-#: Order statistics per chunk of the generic soft sort (its memory is O(n * chunk)).
-SORT_CHUNK = 64
 
 
 def sort_values(kernel: Kernel, rows: Rows, tau, hard: bool):
@@ -406,7 +403,7 @@ def exact_reduce(kernel: Kernel) -> Callable:
 
     if (output == "values" and not hard and kernel.batched is not None
         and n <= kernel.batched.max_size and (shared or rows.mask_only)
-        and jnp.ndim(tau) <= 1 and _n_stats(query) <= BATCHED_MAX_STATS):
+        and jnp.ndim(tau) <= 1 and _n_stats(query) <= SHORT_ROWS_MAX_STATS):
       return batched_values(kernel.batched, rows, query, tau)
 
     def one(x, weight, tau_row):

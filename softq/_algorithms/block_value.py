@@ -65,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from softq._core import numerics
+from softq._core import select
 from softq._algorithms.block_pairs import (_Sample, _double, _fold, _loop, _reduce_rows,
                                             _shift, _to_partner, rsum)
 from softq._algorithms import block_pairs
@@ -139,20 +140,21 @@ def _counts(smp: _Sample):
 
 def _hits(smp: _Sample, counts, k):
   """The values holding copy ``k + 1/2`` of the weighted sample (past the
-  total weight: the maximum) and the hard value ``r`` (0 for no value)."""
+  total weight: the maximum; the rule of :func:`softq._core.select.holds`,
+  counted here pair by pair in the column layout) and the hard value ``r``
+  (0 for no value)."""
   lt, le = counts
   x = smp.x
   if smp.unit is None:
     point = jnp.asarray(k, x.dtype) + 0.5
-    hit = (lt <= point) & (point < le)
-    hit = jnp.where(point >= smp.total, le >= smp.total, hit)
+    hit = select.holds(lt, le, point, smp.total)
   else:
     u = smp.unit
     if isinstance(k, (int, np.integer)) and isinstance(u, (int, np.integer)):
       point = (int(k) + 0.5) / int(u)
     else:
       point = (jnp.asarray(k, x.dtype) + 0.5) / jnp.asarray(u, x.dtype)
-    hit = (lt <= point) & (point < le)
+    hit = select.holds(lt, le, point)
   if smp.present is not None:
     hit = hit & smp.present
   neg = jnp.asarray(-jnp.inf, x.dtype)
@@ -165,23 +167,17 @@ def _hits(smp: _Sample, counts, k):
 # soft-min, value and tangent
 # --------------------------------------------------------------------------
 
-def _softmin(cost, smp: _Sample, tau, hz):
-  """Weights and exponents ``zeta_i = (cost_i - min) / tau`` (clipped)."""
-  dtype = cost.dtype
-  prior = None
-  if smp.unit is None:
-    prior = jnp.log(jnp.where(smp.c > 0, smp.c, jnp.ones_like(smp.c)))
-  key = cost if prior is None else cost - tau * prior
-  cmin = jax.lax.stop_gradient(_reduce_rows(key, jnp.minimum))
-  cmin = jnp.where(jnp.isfinite(cmin), cmin, jnp.zeros_like(cmin))
-  lim = numerics.exp_limit(dtype)
-  dk = key - cmin
-  big = ~(dk <= lim * tau)
-  zk = jnp.where(big, lim, numerics.times_inverse(jnp.where(big, jnp.zeros_like(dk), dk), *hz))
-  e = jnp.where(jnp.isfinite(cost), jnp.exp(-zk), jnp.zeros_like(zk))
-  tot = _reduce_rows(e, jnp.add)
-  w = e * (1.0 / jnp.where(tot > 0, tot, jnp.ones_like(tot)))
-  return w, (zk if prior is None else zk + prior)
+class _Stat(NamedTuple):
+  """One order statistic of a tile, as :func:`_compute` carries it from the
+  value to the tangent (every field ``(b, T)`` or per sample ``(T,)``)."""
+  slope: Any       # 2k + 1 - W
+  w: Any           # the soft-min weights
+  zeta: Any        # their exponents (cost - min) / tau
+  value: Any       # the soft value v
+  finite: Any      # the hard value is finite (else the hard weights stand)
+  hit: Any         # the hard value's copies
+  d0: Any          # x - r (0 where absent)
+  v_rel: Any       # v - r = sum_i w_i d0_i
 
 
 def _compute(spec: Spec, xt, tau, hz, extra, rule: bool):
@@ -215,29 +211,32 @@ def _compute(spec: Spec, xt, tau, hz, extra, rule: bool):
     slope = (2.0 * k + 1.0) - sel.total if isinstance(k, (int, np.integer)) and isinstance(
         sel.total, (int, np.integer)) else 2.0 * jnp.asarray(k, dtype) + 1.0 - total
     cost = jnp.where(present, soft - slope * d, jnp.inf)
-    w, zeta = _softmin(cost, smp, tau, hz)
+    # the weights c are the prior; the rows reduced as loops (module docstring)
+    w, zeta = numerics.softmin_weights_and_exponent(
+        cost, tau, axis=0, inv_tau=hz, prior=smp.c if smp.unit is None else None,
+        reduce=_reduce_rows)
     fin = jnp.isfinite(rk)
     # v = r + sum_i w_i (x_i - r): exact when the weight sits on copies of r
     d0 = jnp.where(present, d, jnp.zeros_like(d))
     v_rel = _reduce_rows(w * d0, jnp.add)
     v = jnp.where(fin, r + v_rel, rk)
-    outs.append((slope, w, zeta, v, fin, hit, d0, v_rel))
-  values = _mix(spec, extra, [o[3] for o in outs])
+    outs.append(_Stat(slope, w, zeta, v, fin, hit, d0, v_rel))
+  values = _mix(spec, extra, [o.value for o in outs])
   if not rule:
     return values
   _, _, rowt, big_s, ts = parts
-  qs = [jnp.where(present & (o[1] > 0), o[1] * (o[6] - o[7]), jnp.zeros_like(o[1]))
+  qs = [jnp.where(present & (o.w > 0), o.w * (o.d0 - o.v_rel), jnp.zeros_like(o.w))
         for o in outs]
   us = block_pairs.u_pass(qs, ts)
   rinv = numerics.reciprocal(tau)
   cw = 1.0 if smp.c is None else smp.c
   gs, gts = [], []
-  for (slope, w, zeta, v, fin, hit, _, _), q, u in zip(outs, qs, us):
-    g = jnp.where(present, w - rinv * (q * (rowt - slope) - cw * u), jnp.zeros_like(w))
-    hw = jnp.where(hit, cw * jnp.ones_like(x), jnp.zeros_like(x))
+  for o, q, u in zip(outs, qs, us):
+    g = jnp.where(present, o.w - rinv * (q * (rowt - o.slope) - cw * u), jnp.zeros_like(o.w))
+    hw = jnp.where(o.hit, cw * jnp.ones_like(x), jnp.zeros_like(x))
     hw = hw / jnp.maximum(_reduce_rows(hw, jnp.add), jnp.asarray(numerics.tau_floor(dtype), dtype))
-    gs.append(jnp.where(fin, g, hw))
-    gts.append(jnp.where(fin, -rsum(q * (big_s - zeta)), jnp.zeros_like(v)))
+    gs.append(jnp.where(o.finite, g, hw))
+    gts.append(jnp.where(o.finite, -rsum(q * (big_s - o.zeta)), jnp.zeros_like(o.value)))
   if spec.mixed:
     gg = jnp.asarray(extra["g"], dtype)
     return values, (1.0 - gg) * gs[0] + gg * gs[1], (1.0 - gg) * gts[0] + gg * gts[1]

@@ -15,9 +15,9 @@ and for the kernels' large-sample machinery (row tiles).  This module is the
   by plain autodiff (also in the weights): ``argremedian``, and the
   remedian with differentiable user ``weights=``; one ``(N, b, b)``
   elementwise pass;
-* :func:`hard_select` / :func:`hit_weights` -- the hard ``k``-th value of every
-  row by counting (``O(b^2)`` comparisons, no sort; the value is *selected*,
-  never averaged, so it is exact) and its weights.
+The hard ``k``-th value of every row and its weights (by counting, no sort)
+are :func:`softq._core.select.counted_select` and
+:func:`softq._core.select.tie_weights`.
 
 Weights (``weight``): None (every entry counts once), a Python number ``u``
 (every entry counts ``u`` times: the remedian's complete blocks) or an
@@ -30,15 +30,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from softq._algorithms import block_value
 from softq._core import numerics
-
-
-def _is_array(weight) -> bool:
-  """Per-entry weights (an array of rank >= 1), rather than None or one scalar."""
-  return weight is not None and jnp.ndim(weight) >= 1
+from softq._core import select
 
 
 def _column(v):
@@ -47,59 +42,14 @@ def _column(v):
   return v[..., None] if v.ndim >= 1 else v
 
 
-def hard_select(x, weight, k):
-  """Hit mask ``(N, b)`` and value ``(N,)`` of the ``k``-th smallest entry.
-
-  Every copy of a tied value whose weight interval holds ``k + 1/2`` is hit
-  (hard weights are shared over ties; past the total weight: the maximum);
-  the value is the selected entry itself (``max`` over the hits, which are all equal), hence exact.  A row
-  with no (positive-weight) entry has no hit and value 0.
-  """
-  xi = x[..., :, None]
-  xj = x[..., None, :]
-  lt = xj < xi
-  le = xj <= xi
-  valid = weight > 0 if _is_array(weight) else None
-  if valid is None:
-    scale = 1 if weight is None else weight
-    n_lt = jnp.sum(lt, axis=-1, dtype=jnp.int32) * scale
-    n_le = jnp.sum(le, axis=-1, dtype=jnp.int32) * scale
-  else:
-    wj = jnp.where(valid, weight, 0)[..., None, :]
-    n_lt = jnp.sum(jnp.where(lt, wj, 0), axis=-1)
-    n_le = jnp.sum(jnp.where(le, wj, 0), axis=-1)
-  if weight is None and isinstance(k, (int, np.integer)):
-    hit = (n_lt <= k) & (k < n_le)
-  else:
-    point = _column(jnp.asarray(k, x.dtype) + 0.5)
-    hit = (n_lt <= point) & (point < n_le)
-    # A position at or past the total weight (W < 1, real weights) is the maximum.
-    total = jnp.max(n_le, axis=-1, keepdims=True)
-    hit = jnp.where(point >= total, n_le >= total, hit)
-  if valid is not None:
-    hit = hit & valid
-  neg = jnp.asarray(-jnp.inf, x.dtype)
-  value = jnp.max(jnp.where(hit, x, neg), axis=-1)
-  value = jnp.where(jnp.any(hit, axis=-1), value, jnp.zeros_like(value))
-  return hit, value
-
-
-def hit_weights(hit, weight, dtype):
-  """The hard weights: over the hits of :func:`hard_select`, by weight."""
-  h = hit.astype(dtype)
-  if _is_array(weight):
-    h = jnp.where(hit, weight, 0).astype(dtype)
-  count = jnp.sum(h, axis=-1, keepdims=True)
-  return h / jnp.where(count > 0, count, jnp.ones_like(count))
-
-
 def deviation_weights(x, weight, total, ks, refs, hits, tau, inv_tau=None):
   """Soft weights of the order statistics ``ks`` of every row (``"deviation"``).
 
   ``x`` is ``(N, b)`` (NaN-free, may hold +-inf); ``weight`` as in the module
   docstring, ``total`` its sum per row (static or traced); ``ks`` a list of
   order statistics (static ints, traced scalars or ``(N,)``), ``refs``/``hits``
-  their hard values and hit masks from :func:`hard_select`.  Returns one
+  their hard values and hit masks from
+  :func:`softq._core.select.counted_select`.  Returns one
   ``(N, b)`` weight array per ``k``.  Differentiable in ``weight`` too.
 
   For ``p_k = (k + 1/2) / W`` the cost of candidate ``i`` is
@@ -117,12 +67,13 @@ def deviation_weights(x, weight, total, ks, refs, hits, tau, inv_tau=None):
   dtype = x.dtype
   r = _reference(refs)
   finite, d, _, _, _, _, pair_sum = _pair_totals(x, weight, r, tau, inv_tau)
-  prior = weight if _is_array(weight) else None
+  prior = weight if select.per_entry(weight) else None
   out = []
   for slope, ref, hit in zip(_slopes(ks, total, dtype), refs, hits):
     cost = jnp.where(finite, pair_sum - slope * d, jnp.inf)
     w = numerics.softmin_weights(cost, tau, inv_tau=inv_tau, prior=prior)
-    out.append(jnp.where(_column(jnp.isfinite(ref)), w, hit_weights(hit, weight, dtype)))
+    hard = select.tie_weights(hit, weight, dtype)
+    out.append(jnp.where(_column(jnp.isfinite(ref)), w, hard))
   return out
 
 
@@ -164,7 +115,7 @@ def _weigh_columns(t, weight):
   """``t (N, b, b)`` with column ``j`` times ``w_j`` (absent columns exactly 0)."""
   if weight is None:
     return t
-  if not _is_array(weight):
+  if not select.per_entry(weight):
     return t * weight
   wj = weight[..., None, :]
   return jnp.where(wj > 0, t * wj, jnp.zeros_like(t))

@@ -13,7 +13,8 @@ integer weights: the same weights as on the sample with every value repeated
 (``D_i - D_r``, pair by pair, see ``numerics.soft_abs_difference``), so its
 rounding error is ``eps * W * |x_i - r|`` rather than ``eps * W * range``:
 the hard limit stays exact in float32 at n = 65,536.  O(n^2) time, O(n)
-memory (row tiles).  Rows of at most :data:`SMALL_ROWS` values take the
+memory (row tiles).  Rows of at most
+:data:`softq._core.sizes.SHORT_ROWS_MAX` values take the
 batched block kernel of :mod:`softq._algorithms.blocks` for their values (the
 same function, with an analytic tangent).
 """
@@ -27,11 +28,7 @@ from softq._algorithms.base import Batched
 from softq._algorithms.base import Kernel
 from softq._core import numerics
 from softq._core import tiling
-
-#: Rows of at most this many values (sliding windows, short axes, remedian
-#: blocks) take the batched short-row kernel for their values: measured on
-#: (10000, 64) value+gradient, 4x faster than the 1-D kernel vmapped.
-SMALL_ROWS = 64
+from softq._core.sizes import SHORT_ROWS_MAX
 
 
 def prepare(sample, tau):
@@ -65,4 +62,4 @@ def select(state, sample, k, r, tau):
 
 
 KERNEL = Kernel(prepare, select, batched=Batched(
-    weights=blocks.deviation_weights, value=blocks.soft_value, max_size=SMALL_ROWS))
+    weights=blocks.deviation_weights, value=blocks.soft_value, max_size=SHORT_ROWS_MAX))

@@ -20,7 +20,7 @@ data ``gap`` is the spacing between neighbours, so ``tau_rank`` is the
 temperature measured in ranks).  ``tau_rank`` is scale- and translation-free
 and goes to 0 with ``tau``.
 
-Cost: samples of at most :data:`DENSE_MAX` values sum the pairs directly
+Cost: samples of at most :data:`softq._core.sizes.DENSE_MAX` values sum the pairs directly
 (O(n^2) time, O(n) memory in row tiles); larger ones sort once and evaluate
 the same pair sums in O(n log n) (:mod:`softq._algorithms.sorted_ranks`:
 ``tanh`` and ``sech^2`` through constrained-minimax fits in
@@ -37,11 +37,9 @@ from softq._algorithms import sorted_ranks
 from softq._algorithms.base import Kernel
 from softq._core import numerics
 from softq._core import tiling
-
-
-#: Samples of at most this many values take the dense pairwise sums; larger
-#: ones the O(n log n) sorted evaluation of the same function (to rounding).
-DENSE_MAX = 128
+# Samples of at most DENSE_MAX values take the dense pairwise sums; larger ones
+# the O(n log n) sorted evaluation of the same function (to rounding).
+from softq._core.sizes import DENSE_MAX
 
 
 def soft_ranks(sample, tau):

@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq._algorithms import blocks as _blocks
 from softq._algorithms.base import Kernel
 from softq._algorithms.base import Sample
 from softq._algorithms.base import order_stat_weights
 from softq._core import numerics
+from softq._core import select
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,12 +92,12 @@ def block_level(ctx: Ctx, blk, vblk, weight, total, stat):
                            value_ks=uniform)[0], None
     return batched.value(blk, weight, [lo, hi], ctx.tau, ctx.inv_tau, g=gg, tiles=False,
                          value_ks=uniform), None
-  hit_lo, r_lo = _blocks.hard_select(blk, sel_weight, lo)
-  hit_hi, r_hi = (hit_lo, r_lo) if same else _blocks.hard_select(blk, sel_weight, hi)
+  hit_lo, r_lo = select.counted_select(blk, sel_weight, lo)
+  hit_hi, r_hi = (hit_lo, r_lo) if same else select.counted_select(blk, sel_weight, hi)
   if ctx.hard:
     w = _mix(None if same else gg[..., None] if gg.ndim else gg,
-             _blocks.hit_weights(hit_lo, weight, blk.dtype),
-             _blocks.hit_weights(hit_hi, weight, blk.dtype))
+             select.tie_weights(hit_lo, weight, blk.dtype),
+             select.tie_weights(hit_hi, weight, blk.dtype))
     value = r_lo if same else jnp.where(gg == 0, r_lo, jnp.where(
         gg == 1, r_hi, (1.0 - gg) * r_lo + gg * r_hi))
     return value, (None if vblk is None else numerics.weighted_sum(w, vblk))

@@ -107,7 +107,7 @@ from softq._core import numerics
 #: Samples of at most this many values take the dense ``"deviation"`` kernel:
 #: the same function (to rounding), as fast or faster there, and it compiles
 #: in a fraction of the time (measured: docs/choosing.md).
-DENSE_MAX = 128
+from softq._core.sizes import DENSE_MAX  # the size policy: one home for every cut-off
 
 
 def prepare(sample, tau):

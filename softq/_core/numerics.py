@@ -230,9 +230,23 @@ def softmin_weights(cost: jax.Array, tau: jax.Array, valid=None, axis: int = -1,
   return softmin_weights_and_exponent(cost, tau, valid, axis, inv_tau, prior)[0]
 
 
+def _reduce_along(axis):
+  """``reduce(a, op)``: the ``op`` reduction of ``a`` over ``axis``, kept (size 1)."""
+  by_op = {jnp.minimum: jnp.min, jnp.add: jnp.sum, jnp.logical_or: jnp.any}
+  return lambda a, op: by_op[op](a, axis=axis, keepdims=True)
+
+
 def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=None,
-                                 prior=None):
-  """:func:`softmin_weights` and its (clipped) exponent ``(cost - shift) / tau``."""
+                                 prior=None, *, reduce=None):
+  """:func:`softmin_weights` and its (clipped) exponent ``(cost - shift) / tau``.
+
+  ``reduce``: optional ``reduce(a, op)`` giving the ``op`` reduction
+  (``jnp.minimum``, ``jnp.add`` or ``jnp.logical_or``) of ``a`` over
+  ``axis``, broadcastable against ``cost``: a caller whose reductions run
+  better another way (the batched short-row kernel reduces the rows of a
+  ``(b, T)`` array as a loop) passes its own.
+  """
+  reduce = _reduce_along(axis) if reduce is None else reduce
   if prior is not None:
     present = prior > 0
     valid = present if valid is None else valid & present
@@ -241,7 +255,7 @@ def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=
   # -inf costs (e.g. a +inf sample value scored by a soft max) take all the
   # weight, shared equally (by prior), as in the hard limit.
   neg = jnp.isneginf(cost)
-  any_neg = jnp.any(neg, axis=axis, keepdims=True)
+  any_neg = reduce(neg, jnp.logical_or)
   cost = jnp.where(any_neg, jnp.where(neg, jnp.zeros_like(cost), jnp.inf), cost)
   finite = jnp.isfinite(cost)
   if prior is None:
@@ -252,7 +266,7 @@ def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=
     safe_prior = jnp.where(present, prior, jnp.ones_like(prior))
     key = cost - tau * jnp.log(safe_prior)
   cmin = jax.lax.stop_gradient(
-      jnp.min(jnp.where(finite | jnp.isnan(key), key, jnp.inf), axis=axis, keepdims=True))
+      reduce(jnp.where(finite | jnp.isnan(key), key, jnp.inf), jnp.minimum))
   cmin = jnp.where(jnp.isfinite(cmin), cmin, jnp.zeros_like(cmin))
   shifted = jnp.where(jnp.isposinf(cost), jnp.inf, cost - cmin)
   z = ratio(shifted, tau, exp_limit(cost.dtype), inv_tau)
@@ -261,7 +275,7 @@ def softmin_weights_and_exponent(cost, tau, valid=None, axis: int = -1, inv_tau=
     e = e * jnp.where(present, prior, jnp.zeros_like(prior))
   if valid is not None:
     e = jnp.where(valid, e, jnp.zeros_like(e))
-  total = jnp.sum(e, axis=axis, keepdims=True)
+  total = reduce(e, jnp.add)
   return e / jnp.where(total > 0, total, jnp.ones_like(total)), z
 
 
@@ -310,46 +324,6 @@ def weighted_sum(weights: jax.Array, x: jax.Array, axis: int = -1) -> jax.Array:
   inf_x = jnp.where(finite | (weights == 0), jnp.zeros_like(x), x)
   return (jnp.sum(weights * safe_x, axis=axis)
           + jnp.sum(jax.lax.stop_gradient(weights) * inf_x, axis=axis))
-
-
-#: Gaussian consistency factor of the median absolute deviation (1 / Phi^-1(3/4)).
-MAD_TO_STD = 1.4826022185056018
-
-
-def spread(x: jax.Array, weight, kind: str) -> jax.Array:
-  """Per-row spread of ``x (B, n)`` (finite entries of positive weight): ``(B,)``.
-
-  ``"std"``: the (weighted) standard deviation, smooth in ``x``;
-  ``"mad"``: ``1.4826`` times the (weighted) median absolute deviation from
-  the (weighted) median, robust to outliers, piecewise smooth.  Both equal
-  the standard deviation on normal data, scale with ``|c|`` under ``x -> c x``
-  and ignore translations.  A floor (the dtype's ``tiny`` times 256) keeps the
-  spread of a constant sample positive, and the gradient finite.
-  """
-  w = jnp.isfinite(x).astype(x.dtype)
-  if weight is not None:
-    w = w * jnp.where(weight > 0, weight, 0).astype(x.dtype)
-  x0 = jnp.where(w > 0, x, jnp.zeros_like(x))
-  total = jnp.maximum(jnp.sum(w, axis=-1), jnp.asarray(tau_floor(x.dtype), x.dtype))
-  floor = jnp.asarray(tau_floor(x.dtype), x.dtype)
-  if kind == "std":
-    mean = jnp.sum(w * x0, axis=-1) / total
-    var = jnp.sum(w * (x0 - mean[:, None]) ** 2, axis=-1) / total
-    return jnp.sqrt(var + floor)   # floor: a variance floor (its square underflows)
-  med = _weighted_median(x0, w)
-  dev = jnp.abs(x0 - med[:, None])
-  return jnp.maximum(MAD_TO_STD * _weighted_median(dev, w), floor)
-
-
-def _weighted_median(x, w):
-  """The lower weighted median of every row (the value holding half the weight)."""
-  key = jnp.where(w > 0, x, jnp.inf)
-  order = argsort(key, axis=-1)
-  xs = jnp.take_along_axis(x, order, axis=-1)
-  cum = jnp.cumsum(jnp.take_along_axis(w, order, axis=-1), axis=-1)
-  half = 0.5 * cum[:, -1:]
-  idx = jnp.sum((cum < half).astype(jnp.int32), axis=-1)
-  return jnp.take_along_axis(xs, jnp.minimum(idx, x.shape[-1] - 1)[:, None], axis=-1)[:, 0]
 
 
 # --------------------------------------------------------------------------

@@ -7,22 +7,18 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-#: Up to this many rows the pairwise matrix is formed whole (fastest).
-DENSE_LIMIT = 2048
-#: Rows per tile beyond that: a (tile, n) slab per step of a ``lax.map``...
-TILE_ROWS = 128
-#: ... but at most this many pairs per tile, so a slab (and the handful of
-#: slabs that reverse mode keeps alive while recomputing a tile) stays small
-#: however large n is: memory O(n * TILE_PAIRS / n) = O(TILE_PAIRS + n).
-TILE_PAIRS = 1 << 20
+from softq._core.sizes import PAIRWISE_WHOLE_MAX
+from softq._core.sizes import TILE_PAIRS
+from softq._core.sizes import TILE_ROWS
 
 
 def pairwise_rowsum(f: Callable, rows: tuple, cols: tuple, n_rows: int) -> jax.Array:
   """``sum_j f(*[r[i] for r in rows], *[c[j] for c in cols])`` for every ``i``.
 
   ``f`` maps broadcast ``(rows, 1)`` and ``(1, cols)`` operands to the pairwise
-  terms (it may return a tuple of arrays: each is summed).  Small problems run
-  dense; large ones in row tiles of ``TILE_ROWS`` under ``jax.checkpoint``
+  terms (it may return a tuple of arrays: each is summed).  Up to
+  :data:`softq._core.sizes.PAIRWISE_WHOLE_MAX` rows run dense; more in row
+  tiles of ``TILE_ROWS`` (:mod:`softq._core.sizes`) under ``jax.checkpoint``
   inside ``lax.map``, so neither the forward pass nor either autodiff mode ever
   holds more than a ``(TILE_ROWS, n)`` slab.
   """
@@ -30,7 +26,7 @@ def pairwise_rowsum(f: Callable, rows: tuple, cols: tuple, n_rows: int) -> jax.A
     out = f(*[r[:, None] for r in row_args], *[c[None, :] for c in cols])
     return jax.tree.map(lambda t: jnp.sum(t, axis=1), out)
 
-  if n_rows <= DENSE_LIMIT:
+  if n_rows <= PAIRWISE_WHOLE_MAX:
     return block(rows)
   n_cols = cols[0].shape[0]
   tile = max(8, min(TILE_ROWS, TILE_PAIRS // max(n_cols, 1)))
