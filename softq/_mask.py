@@ -260,12 +260,7 @@ def _run(req: _Request, a, k, tau, where):
 
 
 def _check_k(k, n: int, name: str):
-  if isinstance(k, (str, bytes)) or k is None:
-    raise TypeError(f"{name}: k must be a real number (or a traced scalar), got {k!r}.")
-  try:
-    karr = jnp.asarray(k)
-  except (TypeError, ValueError) as e:
-    raise TypeError(f"{name}: k must be a real number ({e}).") from None
+  karr = validation.numeric_array(k, name, "k", "a real number (or a traced scalar)")
   if not (jnp.issubdtype(karr.dtype, jnp.number) or jnp.issubdtype(karr.dtype, jnp.bool_)) or (
       jnp.issubdtype(karr.dtype, jnp.complexfloating)):
     raise TypeError(f"{name}: k must be real, got dtype {karr.dtype}.")

@@ -122,14 +122,19 @@ def check_nonempty(n: int, name: str, axis: Any, shape: tuple[int, ...]) -> None
         "pass a non-empty axis (or mask values with where= instead of removing them).")
 
 
+def numeric_array(v: Any, name: str, arg: str, expected: str) -> jax.Array:
+  """``jnp.asarray(v)``, or a TypeError naming ``name``, ``arg`` and what it ``expected``."""
+  if isinstance(v, (str, bytes)) or v is None:
+    raise TypeError(f"{name}: {arg} must be {expected}, got {v!r}.")
+  try:
+    return jnp.asarray(v)
+  except (TypeError, ValueError) as e:
+    raise TypeError(f"{name}: {arg} must be {expected} ({e}).") from None
+
+
 def check_q(q: Any, name: str, percent: bool = False) -> jax.Array:
   """Validates a quantile level (a percentile when ``percent``): rank <= 1, in range."""
-  if isinstance(q, (str, bytes)) or q is None:
-    raise TypeError(f"{name}: q must be a number or a 1-D array of numbers, got {q!r}.")
-  try:
-    qa = jnp.asarray(q)
-  except (TypeError, ValueError) as e:
-    raise TypeError(f"{name}: q must be a number or a 1-D array of numbers ({e}).") from None
+  qa = numeric_array(q, name, "q", "a number or a 1-D array of numbers")
   if jnp.issubdtype(qa.dtype, jnp.complexfloating):
     raise TypeError(f"{name}: q must be real.")
   if qa.ndim > 1:
