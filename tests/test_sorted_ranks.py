@@ -23,6 +23,7 @@ from softq._algorithms import rank as rank_algorithm
 from softq._algorithms import sorted_ranks
 from softq._algorithms.base import Sample
 from softq._core import numerics
+from softq._core import recurrence
 from softq._core import tanhsum
 
 TAUS = tuple(10.0 ** np.arange(-4, 5))     # times the sample's std
@@ -132,12 +133,12 @@ def test_fits_and_scan():
   for i in range(50):
     y = a[..., i] * y + b[..., i]
     ref.append(y)
-  size = tanhsum.block_size(50)
+  size = recurrence.block_size(50)
 
   def linrec(a, b):   # along the last axis, through the blocked layout
     a = jnp.broadcast_to(a, b.shape)
-    laid = tanhsum.linrec_laid(tanhsum.to_layout(a, size), tanhsum.to_layout(b, size))
-    return tanhsum.from_layout(laid, 50)
+    laid = recurrence.linrec_arrays(recurrence.to_layout(a, size), recurrence.to_layout(b, size))
+    return recurrence.from_layout(laid, 50)
 
   np.testing.assert_allclose(jax.jit(linrec)(a, b), np.stack(ref, -1), atol=1e-13)
 

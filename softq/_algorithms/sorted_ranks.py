@@ -29,9 +29,9 @@ tau log 2``, per term) the complementary sums ``EK^m_i = sum_{j<i} v_j (1 -
 e^{-m (Z_i - Z_j)}) = A^m_i EK^m_{i-1} + (1 - A^m_i) sum_{j<i} v_j`` replace them
 (all terms non-negative: the small variations keep their relative precision
 and the hard part cancels exactly).  Both directions, and the tangent's
-weight vectors, go through one :func:`softq._core.tanhsum.linrec` call (two
-``lax.scan`` loops); the hard parts are prefix sums.  Gaps beyond 40 (float32)
-or 80 (float64) temperatures give an exact 0 factor; infinite values sit at
+weight vectors, go through one call of the recurrence engine
+(:func:`softq._core.recurrence.linrec_arrays`); the hard parts are prefix sums.  Gaps beyond
+:func:`softq._core.recurrence.gap_cutoff` temperatures give an exact 0 factor; infinite values sit at
 the ends of the sorted order and are handled in closed form.
 
 **Error.**  Each pair's soft sign is within ``delta_1`` of ``tanh`` and its
@@ -87,6 +87,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -94,12 +95,8 @@ import numpy as np
 from jax import lax
 
 from softq._core import numerics
+from softq._core import recurrence
 from softq._core import tanhsum
-
-
-def _limit(dtype) -> float:
-  """``z`` beyond which ``exp(-z)`` is set to an exact 0 (negligible in the sums)."""
-  return 40.0 if np.finfo(dtype).bits <= 32 else 80.0
 
 
 def _prev(v, fill):
@@ -137,12 +134,24 @@ class _Kernel:
     self.hard[-1] = 0.0
 
 
+class _Kernels(NamedTuple):
+  """The fitted kernels of the pair sums (and the tau-tangent's moment weights)."""
+  sign: _Kernel
+  dsign: _Kernel
+  ties: _Kernel
+  dties: _Kernel
+  abs: _Kernel
+  f_sign: np.ndarray
+  f_ties: np.ndarray
+  f_abs: np.ndarray
+
+
 @functools.lru_cache(maxsize=None)
-def _kernels(M: int):
+def _kernels(M: int) -> _Kernels:
   a = tanhsum.coefficients("sign", M)
   b = tanhsum.coefficients("ties", M)
   m = np.arange(1, M + 1, dtype=np.float64)
-  return dict(
+  return _Kernels(
       sign=_Kernel(a, 1.0),                  # P1 ~ 1 - tanh
       dsign=_Kernel(m * a, 0.5),             # -dP1/dz: tau * slope of the soft sign / 2
       ties=_Kernel(b, 1.0),                  # P2 ~ sech^2
@@ -151,29 +160,52 @@ def _kernels(M: int):
       f_sign=m * a, f_ties=m * b, f_abs=a / 2.0)
 
 
-def _setup(xs, tau, M):
-  """Per-element data of the sorted sample shared by the primal and the tangent."""
+class _Setup(NamedTuple):
+  """Per-element data of the sorted sample shared by the primal and the tangent.
+
+  ``(N,)`` arrays in sorted order unless noted; the laid-out ones are in the
+  recurrence engine's layout ``(size, 2, ...)`` (direction 1 flipped).  The
+  regime fields are filled by :func:`_regime`.
+  """
+  dt: object
+  M: int
+  finite: jax.Array
+  posinf: jax.Array
+  neginf: jax.Array
+  xf: jax.Array        # xs with 0 at infinities
+  zl: jax.Array        # (size, 2, nb) gap ratios 2 g / tau, laid out
+  gd: jax.Array        # (2, N) gaps per direction
+  A: jax.Array         # (size, 2, M, nb) factors exp(-m z)
+  B: jax.Array         # (size, 2, M, nb) 1 - A
+  tau: jax.Array
+  gid: jax.Array       # tie-group id
+  N: int
+  size: int            # steps per block
+  first: jax.Array     # (2, N) first element of the tie group per direction
+  useK: jax.Array | None = None   # (M,) complementary form per term
+  nK: jax.Array | None = None     # number of complementary terms
+  sgn: jax.Array | None = None    # (M,) -1 complementary, +1 plain
+
+
+def _setup(xs, tau, M) -> _Setup:
+  """The :class:`_Setup` of a sorted sample (regime not yet chosen)."""
   dt = xs.dtype
   finite = jnp.isfinite(xs)
   xf = jnp.where(finite, xs, jnp.zeros_like(xs))
   ok = jnp.concatenate([jnp.zeros((1,), bool), finite[1:] & finite[:-1]])
   g = jnp.where(ok, jnp.concatenate([jnp.zeros((1,), dt), xf[1:] - xf[:-1]]), jnp.zeros_like(xf))
-  lim = _limit(dt)
-  u = 2.0 * g
-  big = ~(u <= lim * tau)
-  z = numerics.divide(jnp.where(big, jnp.zeros_like(u), u), tau)
-  z = jnp.where(big, jnp.full_like(z, lim), z)
+  z, big = recurrence.gap_ratio(2.0 * g, tau)
   reset = big | ~ok
   zd = jnp.stack([z, jnp.flip(_next(z, 0.0), -1)], 0)
   rd = jnp.stack([reset, jnp.flip(_next(reset, True), -1)], 0)
   gd = jnp.stack([g, jnp.flip(_next(g, 0.0), -1)], 0)
   # The M-fold arrays live in the scan's blocked layout (size, 2, M, nb) only.
   N = xs.shape[0]
-  size = tanhsum.block_size(N)
+  size = recurrence.block_size(N)
   # The barrier materialises the small transposed inputs: fused into the
   # M-fold consumers, XLA:CPU re-reads them strided M times (several x slower).
   zl, rl = lax.optimization_barrier(
-      (tanhsum.to_layout(zd, size), tanhsum.to_layout(rd, size)))         # (size, 2, nb)
+      (recurrence.to_layout(zd, size), recurrence.to_layout(rd, size)))         # (size, 2, nb)
   mz = jnp.arange(1, M + 1, dtype=dt)[:, None] * zl[:, :, None, :]        # (size, 2, M, nb)
   A = jnp.where(rl[:, :, None], jnp.zeros_like(mz), jnp.exp(-mz))
   B = jnp.where(rl[:, :, None], jnp.ones_like(mz), -jnp.expm1(-mz))
@@ -188,23 +220,22 @@ def _setup(xs, tau, M):
   first = lax.cummax(jnp.where(new, idx, 0))
   new_r = jnp.flip(jnp.concatenate([key[1:] != key[:-1], jnp.ones((1,), bool)]), -1)
   first_r = lax.cummax(jnp.where(new_r, idx, 0))
-  return dict(dt=dt, M=M, finite=finite, posinf=jnp.isposinf(xs), neginf=jnp.isneginf(xs),
-              xf=xf, zl=zl, gd=gd, A=A, B=B, tau=tau, gid=gid, N=N, size=size,
-              first=jnp.stack([first, first_r], 0))
+  return _Setup(dt=dt, M=M, finite=finite, posinf=jnp.isposinf(xs), neginf=jnp.isneginf(xs),
+                xf=xf, zl=zl, gd=gd, A=A, B=B, tau=tau, gid=gid, N=N, size=size,
+                first=jnp.stack([first, first_r], 0))
 
 
-def _regime(S, wf):
-  """Terms in complementary form: ``2 m spread < tau log 2`` (``spread``: mean |x - mean|)."""
-  xf = S["xf"]
+def _regime(S, wf) -> _Setup:
+  """``S`` with the terms in complementary form: ``2 m spread < tau log 2`` (``spread``: mean |x - mean|)."""
+  xf = S.xf
   W = jnp.sum(wf)
   Wsafe = jnp.where(W > 0, W, jnp.ones_like(W))
   mean = jnp.sum(wf * xf) / Wsafe
   spread = lax.stop_gradient(jnp.sum(wf * jnp.abs(xf - mean)) / Wsafe)
-  m = jnp.arange(1, S["M"] + 1, dtype=S["dt"])
-  useK = 2.0 * m * spread < math.log(2.0) * lax.stop_gradient(S["tau"])
-  S["useK"] = useK
-  S["nK"] = jnp.sum(useK.astype(jnp.int32))
-  S["sgn"] = jnp.where(useK, -jnp.ones_like(m), jnp.ones_like(m))
+  m = jnp.arange(1, S.M + 1, dtype=S.dt)
+  useK = 2.0 * m * spread < math.log(2.0) * lax.stop_gradient(S.tau)
+  return S._replace(useK=useK, nK=jnp.sum(useK.astype(jnp.int32)),
+                    sgn=jnp.where(useK, -jnp.ones_like(m), jnp.ones_like(m)))
 
 
 def _sums(S, v):
@@ -218,42 +249,42 @@ def _sums(S, v):
   vd = _dirs(v)
   Vx = _prev(jnp.cumsum(vd, -1), 0.0)
   Vl, vp = lax.optimization_barrier(
-      (tanhsum.to_layout(Vx, S["size"]), tanhsum.to_layout(_prev(vd, 0.0), S["size"])))
+      (recurrence.to_layout(Vx, S.size), recurrence.to_layout(_prev(vd, 0.0), S.size)))
   Vl, vp = Vl[:, :, :, None, :], vp[:, :, :, None, :]                     # (size, 2, R, 1, nb)
-  useK = S["useK"][:, None]
-  A, B = S["A"][:, :, None], S["B"][:, :, None]                           # (size, 2, 1, M, nb)
+  useK = S.useK[:, None]
+  A, B = S.A[:, :, None], S.B[:, :, None]                           # (size, 2, 1, M, nb)
   beta = jnp.where(useK, B * Vl, A * vp)
-  return tanhsum.linrec_laid(A, beta), Vx
+  return recurrence.linrec_arrays(A, beta), Vx
 
 
 def _strict(S, y):
   """Sums ``(2, R, N)`` over the values strictly before / after ``x_i``: the
   plain sums read at the first element of ``i``'s tie group in each direction."""
-  return jnp.take_along_axis(y, jnp.broadcast_to(S["first"][:, None, :], y.shape), axis=-1)
+  return jnp.take_along_axis(y, jnp.broadcast_to(S.first[:, None, :], y.shape), axis=-1)
 
 
 def _group_sum(S, v):
   """``sum_{j tied with i} v_j`` (``i`` included) for the rows ``v`` (R, N)."""
   n = v.shape[-1]
-  seg = jax.vmap(lambda r: jax.ops.segment_sum(r, S["gid"], num_segments=n))(v)
-  return jnp.take(seg, S["gid"], axis=-1)
+  seg = jax.vmap(lambda r: jax.ops.segment_sum(r, S.gid, num_segments=n))(v)
+  return jnp.take(seg, S.gid, axis=-1)
 
 
 def _reduce(S, c, Y):
   """``sum_m c_m Y^m`` out of the blocked layout: ``(size, ..., M, nb) -> (..., N)``."""
-  return tanhsum.from_layout(jnp.einsum("m,...mj->...j", c, Y), S["N"])
+  return recurrence.from_layout(jnp.einsum("m,...mj->...j", c, Y), S.N)
 
 
 def _plain(S, ker, Y, Vx):
   """``sum_m c_m EL^m`` (``(2, R, N)``, strict) from either form."""
-  cs = S["sgn"] * jnp.asarray(ker.c, S["dt"])
-  return _strict(S, _reduce(S, cs, Y) + jnp.asarray(ker.kc, S["dt"])[S["nK"]] * Vx)
+  cs = S.sgn * jnp.asarray(ker.c, S.dt)
+  return _strict(S, _reduce(S, cs, Y) + jnp.asarray(ker.kc, S.dt)[S.nK] * Vx)
 
 
 def _compl(S, ker, Y, Vx):
   """``sum_m c_m (V - EL^m) = sum_m c_m EK^m`` (strict) from either form."""
-  cs = S["sgn"] * jnp.asarray(ker.c, S["dt"])
-  return _strict(S, jnp.asarray(ker.hard, S["dt"])[S["nK"]] * Vx - _reduce(S, cs, Y))
+  cs = S.sgn * jnp.asarray(ker.c, S.dt)
+  return _strict(S, jnp.asarray(ker.hard, S.dt)[S.nK] * Vx - _reduce(S, cs, Y))
 
 
 def _both(y, sign=1.0):
@@ -263,29 +294,29 @@ def _both(y, sign=1.0):
 
 def _values(S, K, Y, Vx, v):
   """``(s, c, A)`` of the weight rows ``v`` (R, N): linear in ``v``."""
-  finite, posinf, neginf = S["finite"], S["posinf"], S["neginf"]
+  finite, posinf, neginf = S.finite, S.posinf, S.neginf
   vf = jnp.where(finite, v, jnp.zeros_like(v))
   zero = jnp.zeros_like(v)
   vneg = jnp.sum(jnp.where(neginf, v, zero), -1, keepdims=True)
   vpos = jnp.sum(jnp.where(posinf, v, zero), -1, keepdims=True)
   vtot = jnp.sum(v, -1, keepdims=True)
-  s_fin = _both(_compl(S, K["sign"], Y, Vx), -1.0) + vneg - vpos
+  s_fin = _both(_compl(S, K.sign, Y, Vx), -1.0) + vneg - vpos
   s_inf = jnp.where(posinf, vtot - vpos, vneg - vtot)
   s = jnp.where(finite, s_fin, s_inf)
   tied = _group_sum(S, vf)
-  c_fin = tied + _both(_plain(S, K["ties"], Y, Vx))
+  c_fin = tied + _both(_plain(S, K.ties, Y, Vx))
   c = jnp.where(finite, c_fin, jnp.where(posinf, vpos, vneg))
-  hard = _both(jnp.cumsum(S["gd"][:, None] * Vx, -1))
-  soft = tied * K["abs"].tot + _both(_plain(S, K["abs"], Y, Vx))
-  a = jnp.where(finite, hard + S["tau"] * soft, zero)
+  hard = _both(jnp.cumsum(S.gd[:, None] * Vx, -1))
+  soft = tied * K.abs.tot + _both(_plain(S, K.abs, Y, Vx))
+  a = jnp.where(finite, hard + S.tau * soft, zero)
   return s, c, a
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
 def _core(xs, ws, tau, M):
   S = _setup(xs, tau, M)
-  wf = jnp.where(S["finite"], ws, jnp.zeros_like(ws))
-  _regime(S, wf)
+  wf = jnp.where(S.finite, ws, jnp.zeros_like(ws))
+  S = _regime(S, wf)
   Y, Vx = _sums(S, wf[None])
   s, c, a = _values(S, _kernels(M), Y, Vx, ws[None])
   return s[0], c[0], a[0]
@@ -300,10 +331,10 @@ def _core_jvp(M, primals, tangents):
   dxs, dws, dtau = tangents
   S = _setup(xs, tau, M)
   K = _kernels(M)
-  dt, finite = S["dt"], S["finite"]
+  dt, finite = S.dt, S.finite
   zero = jnp.zeros_like(xs)
   wf = jnp.where(finite, ws, zero)
-  _regime(S, wf)
+  S = _regime(S, wf)
   need_x, need_w, need_t = not _is_zero(dxs), not _is_zero(dws), not _is_zero(dtau)
   # The primal sums and the tangent rows go through separate scans: reverse
   # mode must see the primal outputs computed from primal inputs only.
@@ -322,25 +353,25 @@ def _core_jvp(M, primals, tangents):
   if need_x:
     Y1, V1 = Yt[:, :, :1], Vt[:, :1]      # never concatenated with the primal rows (linearity)
     # slope of the soft sign: (2/tau) sum_m m a_m t^m (even in u)
-    ks0, ks1 = (_both(_plain(S, K["dsign"], y, v))[0] for y, v in ((Y0, V0), (Y1, V1)))
+    ks0, ks1 = (_both(_plain(S, K.dsign, y, v))[0] for y, v in ((Y0, V0), (Y1, V1)))
     ds = ds + 2.0 * (dxf * ks0 - ks1) * rtau
     # slope of the tie term: -(2/tau) sgn(u) sum_m m b_m t^m (odd; u > 0 on the left)
-    kt0, kt1 = (_both(_plain(S, K["dties"], y, v), -1.0)[0] for y, v in ((Y0, V0), (Y1, V1)))
+    kt0, kt1 = (_both(_plain(S, K.dties, y, v), -1.0)[0] for y, v in ((Y0, V0), (Y1, V1)))
     dc = dc - 2.0 * (dxf * kt0 - kt1) * rtau
     # slope of the soft abs: the soft sign (finite j only)
-    sf0, sf1 = (_both(_compl(S, K["sign"], y, v), -1.0)[0] for y, v in ((Y0, V0), (Y1, V1)))
+    sf0, sf1 = (_both(_compl(S, K.sign, y, v), -1.0)[0] for y, v in ((Y0, V0), (Y1, V1)))
     da = da + (dxf * sf0 - sf1)
   if need_t:
     # d t^m / dtau = m Z t^m / tau: first-moment sums F^m = sum_j w_j Z_ij t_ij^m,
     # F_i = A_i F_{i-1} + z_i EL_i (a second recurrence on the plain sums).
-    Vl = tanhsum.to_layout(V0[:, 0], S["size"])[:, :, None, :]              # (size, 2, 1, nb)
-    EL = jnp.where(S["useK"][:, None], Vl - Y0[:, :, 0], Y0[:, :, 0])         # (size, 2, M, nb)
-    F = tanhsum.linrec_laid(S["A"], S["zl"][:, :, None, :] * EL)
-    fs, ft, fa = (_reduce(S, jnp.asarray(K[k], dt), F) for k in ("f_sign", "f_ties", "f_abs"))
+    Vl = recurrence.to_layout(V0[:, 0], S.size)[:, :, None, :]              # (size, 2, 1, nb)
+    EL = jnp.where(S.useK[:, None], Vl - Y0[:, :, 0], Y0[:, :, 0])         # (size, 2, M, nb)
+    F = recurrence.linrec_arrays(S.A, S.zl[:, :, None, :] * EL)
+    fs, ft, fa = (_reduce(S, jnp.asarray(f, dt), F) for f in (K.f_sign, K.f_ties, K.f_abs))
     ds = ds - _both(fs, -1.0) * rtau * dtau
     dc = dc + _both(ft) * rtau * dtau
     tied = _group_sum(S, wf[None])[0]
-    soft = tied * K["abs"].tot + _both(_plain(S, K["abs"], Y0, V0))[0] + _both(fa)
+    soft = tied * K.abs.tot + _both(_plain(S, K.abs, Y0, V0))[0] + _both(fa)
     da = da + soft * dtau
   # x and tau move neither the sums of an infinite x_i nor anything at an infinite x_j.
   ds, dc, da = (jnp.where(finite, d, zero) for d in (ds, dc, da))

@@ -23,7 +23,7 @@ slope exactly ``1/tau`` there and, its even derivatives of orders 0 and 2
 vanishing, is odd and C^3 through ``u = 0``; the approximated tie count
 ``P2(t)`` is 1 at ``u = 0`` and even, C^3.  Every pair sum then reduces to
 the one-sided exponential sums ``sum_j v_j t_ij^m`` (two linear recurrences
-per term ``m``, :func:`linrec_laid`).  The soft abs with the *same* soft sign as
+per term ``m``, :func:`softq._core.recurrence.linrec_arrays`).  The soft abs with the *same* soft sign as
 derivative is ``|u| + tau sum_m a_m t^m / (2m)`` (its value at ``u = 0`` is
 ``tau * 0.693147...``: log 2 to the integrated fit error).
 
@@ -39,24 +39,11 @@ amplification of rounding in the sums):
     18    1.5e-14          24.7       4.0e-13     323     <- float64 default
 
 ``python -m softq._core.fits.tanhsum`` refits and compares (``--print``: literals).
-
-**The scan.**  :func:`linrec_laid` evaluates ``y_i = a_i y_{i-1} + b_i`` along the
-last axis for any batch of leading axes at once, blocked in two levels:
-``sqrt(N)`` sequential steps vectorised over the ``sqrt(N)`` blocks (each
-block's end value from 0 and the product of its factors), one short scan over
-the block carries, and a second pass over the blocks from their true carries.
-Four ``lax.scan`` loops per call, whatever the batch (no associative scan: that
-costs ~1 s of compile per call site).  With ``a`` in ``[0, 1]`` and ``b >= 0``
-every step is a sum of non-negative terms.
 """
 
 from __future__ import annotations
 
-import math
-
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 #: z-derivatives at z = 0 that the fits match (orders 0, 1, 2, 3).
 CONSTRAINTS = {"sign": ("1", "-0.5", "0", "0.25"), "ties": ("1", "0", "-0.5", "0")}
@@ -103,62 +90,3 @@ def evaluate(name: str, M: int, t) -> np.ndarray:
   for m in range(M, 0, -1):
     out = (out + c[m - 1]) * t
   return out
-
-
-def block_size(N: int) -> int:
-  """Steps per block of the two-level scan: ``ceil(sqrt(N))``."""
-  return max(1, int(math.ceil(math.sqrt(N))))
-
-
-def to_layout(v, size: int):
-  """``(..., N) -> (size, ..., nb)``: element ``j * size + t`` at ``[t, ..., j]`` (zero-padded)."""
-  N = v.shape[-1]
-  nb = -(-N // size)
-  pad = nb * size - N
-  if pad:
-    v = jnp.concatenate([v, jnp.zeros(v.shape[:-1] + (pad,), v.dtype)], -1)
-  return jnp.moveaxis(v.reshape(v.shape[:-1] + (nb, size)), -1, 0)
-
-
-def from_layout(v, N: int):
-  """Inverse of :func:`to_layout`."""
-  v = jnp.moveaxis(v, 0, -1)
-  return v.reshape(v.shape[:-2] + (-1,))[..., :N]
-
-
-def linrec_laid(a, b):
-  """``y_i = a_i y_{i-1} + b_i`` (``y_{-1} = 0``) on arrays already in the blocked layout ``(size, ..., nb)``.
-
-  Build the (large) inputs directly in this layout from laid-out per-element
-  data and reduce the outputs before leaving it: transposing ``M``-fold
-  arrays costs more than the scans themselves on XLA:CPU.
-  """
-  def run(y, ab):
-    at, bt = ab
-    return at * y + bt, None
-
-  def prod(p, at):
-    return p * at, None
-
-  # Pass 1: every block from 0 (its end value) and the product of its factors.
-  yend, _ = lax.scan(run, jnp.zeros(b.shape[1:], b.dtype), (a, b))
-  pend, _ = lax.scan(prod, jnp.ones(a.shape[1:], a.dtype), a)
-  pend = jnp.broadcast_to(pend, yend.shape)
-
-  # Block carries: c_j = P_j c_{j-1} + E_j over the nb blocks; block j starts from c_{j-1}.
-  def across(c, pe):
-    p, e = pe
-    return p * c + e, c
-
-  _, cin = lax.scan(across, jnp.zeros(yend.shape[:-1], b.dtype),
-                    (jnp.moveaxis(pend, -1, 0), jnp.moveaxis(yend, -1, 0)))
-
-  # Pass 2: every block again from its true carry.  (Storing pass 1's outputs
-  # and the running products for an elementwise fix-up instead is as fast
-  # forwards but ~4x slower in reverse mode: measured.)
-  def emit(y, ab):
-    at, bt = ab
-    y = at * y + bt
-    return y, y
-
-  return lax.scan(emit, jnp.moveaxis(cin, 0, -1), (a, b))[1]
