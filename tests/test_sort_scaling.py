@@ -102,3 +102,23 @@ def test_infinities_keep_their_place():
   np.testing.assert_allclose(s[1:-2], finite[1:-2], atol=1e-9)
   g = jax.grad(lambda v: jnp.sum(softq.sort(v, temperature=0.05)[1:-2]))(jnp.asarray(x))
   assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_wide_band_on_long_rows_equals_the_fallback():
+  # At tau = 0.01 std, n = 4,096 (normal data) the 48 and 192 bands fail the
+  # edge test; the wide band passes and gives the exact fallback's values.
+  from softq._algorithms import sorted_costs
+  from softq._algorithms import sorted_sort
+  from softq._core import expsum
+  n = 4096
+  xs = jnp.sort(jnp.asarray(np.random.default_rng(5).standard_normal((1, n))), axis=1)
+  tau = jnp.full((1,), 0.01)
+  inc = jax.vmap(lambda a, t: sorted_costs.soft_increments(
+      a, jnp.ones_like(a), t, a[n // 2], expsum.default_terms(a.dtype)))(xs, tau)
+  check = jax.jit(lambda h: sorted_sort._band_check(inc, xs, tau, h), static_argnums=0)
+  assert not bool(check(192))
+  assert bool(check(sorted_sort.WIDE_HALF_WIDTH))
+  band, exact = jax.jit(lambda: sorted_sort._band(inc, xs, tau, sorted_sort.WIDE_HALF_WIDTH))()
+  assert bool(exact)
+  full = jax.jit(lambda: sorted_sort._full(inc, xs, tau))()
+  np.testing.assert_allclose(np.asarray(band), np.asarray(full), rtol=0, atol=1e-12)

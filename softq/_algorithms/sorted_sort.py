@@ -25,7 +25,8 @@ row's ``W x range``).  The half-width ``h`` is static: the smallest of
 row is found first on values that carry no derivative (a ``lax.while_loop``
 over the widths, costs only), then the values are computed, differentiably,
 on that band (``lax.switch``).  If no width passes (large temperatures,
-where each weight spreads over more than ~200 neighbours), the exact
+where each weight spreads over more than ~200 neighbours, ~800 on long
+rows), the exact
 fallback evaluates every ``k``'s full cost vector from the same increments
 (O(n^2) time, O(n * chunk) memory).  The result is the dense function to
 rounding at every temperature either way (tests/test_sort_scaling.py: equal
@@ -35,8 +36,9 @@ to the per-k path and to a long-double dense evaluation).
 gradient), then O(n h) elementwise work in chunks of about
 :data:`CHUNK_ELEMENTS` band entries (``lax.map`` of a ``jax.checkpoint``-ed
 body: memory O(n + chunk) in the value and in both autodiff modes).  The
-band's ``h`` grows like ``sqrt(40 tau n density)``: at tau = 0.01 std,
-h = 64 serves n = 4096 and h = 256 serves n = 65,536 (normal data).
+band's ``h`` grows with ``tau n``: at tau = 0.01 std on normal data,
+neither 48 nor 192 passes at n = 4,096 or 65,536, and h = 768
+(:data:`WIDE_HALF_WIDTH`, tried on rows longer than 3,074) passes at both.
 
 The edge test decides a branch per call, for the whole batch: under a
 caller's ``jax.vmap`` of ``softq.sort`` the ``lax.cond`` becomes a select
@@ -57,6 +59,11 @@ from softq._core import numerics
 
 #: Band half-widths tried in turn (those below n/2).
 HALF_WIDTHS = (48, 192)
+#: A third, wider band, tried on rows more than twice its width (n > 3,074):
+#: at tau = 0.01 std on normal data the 192 band fails the edge test at
+#: n = 4,096 and at n = 65,536, and the O(n^2) fallback took 113 s per
+#: value+gradient call at n = 65,536 (a few seconds on this band).
+WIDE_HALF_WIDTH = 768
 #: A band is exact when both its ends cost this many temperatures above its minimum.
 EDGE = 40.0
 #: Band entries (rows x order statistics x band) per chunk of the map.
@@ -204,6 +211,8 @@ def sort(x, tau):
       xs, ws, tau, r)
 
   widths = [h for h in HALF_WIDTHS if 2 * h + 1 < n]
+  if 2 * (2 * WIDE_HALF_WIDTH + 1) < n:
+    widths.append(WIDE_HALF_WIDTH)
   # Which band: the narrowest that passes the edge test, found on values that
   # carry no derivative (a while loop; costs only, no exponentials) ...
   inc0 = jax.tree_util.tree_map(lax.stop_gradient, inc)
