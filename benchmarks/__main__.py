@@ -415,7 +415,7 @@ def run_memory(cfg: Config, peers: Peers, report: Report, rng):
 
 def _dense_ranks(fn):
   """``fn`` traced with the soft ranks' pairwise sums at every size (the former path)."""
-  from softq._algorithms import rank as rank_algorithm   # pylint: disable=import-outside-toplevel
+  from softq._algorithms.rank import kernel as rank_algorithm   # pylint: disable=import-outside-toplevel
 
   def traced(v):
     saved = rank_algorithm.DENSE_MAX

@@ -2,7 +2,7 @@
 
 The one-shot functions are the registered ``"remedian"`` algorithm through the
 engine (``softq.median(..., algorithm="remedian")`` is the same computation);
-the streaming state lives in :mod:`softq._algorithms.remedian_stream`.
+the streaming state lives in :mod:`softq._algorithms.remedian.stream`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from jax.typing import ArrayLike
 
 from softq import _algorithms
 from softq import _engine
-from softq._algorithms import remedian as remedian_algorithm
-from softq._algorithms import remedian_stream
-from softq._algorithms.remedian_stream import RemedianState
-from softq._algorithms.remedian_tree import num_levels
+from softq._algorithms.remedian import reducer as remedian_algorithm
+from softq._algorithms.remedian import stream as remedian_stream
+from softq._algorithms.remedian.stream import RemedianState
+from softq._algorithms.remedian.tree import num_levels
 from softq._core import validation
 
 DEFAULT_BLOCK_SIZE = remedian_algorithm.DEFAULT_BLOCK_SIZE

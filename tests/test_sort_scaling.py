@@ -1,4 +1,5 @@
-"""The ``"sorted"`` soft sort by bands of sorted neighbours (softq/_algorithms/sorted_sort.py).
+"""The ``"sorted"`` soft sort by bands of sorted neighbours
+(softq/_algorithms/deviation/sorted_sort.py).
 
 It must be the same function as before (every order statistic of the
 ``"sorted"``/``"deviation"`` costs, one per ``k``): checked against that
@@ -16,7 +17,7 @@ import pytest
 
 import softq
 from softq._algorithms import base
-from softq._algorithms import sorted_deviation
+from softq._algorithms.deviation import sorted as sorted_deviation
 
 N = 300          # > DENSE_MAX: the band path (half-width 48), and its exact fallback
 TAUS = (1e-4, 1e-2, 1.0, 1e2)     # times the sample's std

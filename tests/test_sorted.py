@@ -15,7 +15,7 @@ import pytest
 from jax.test_util import check_grads
 
 import softq
-from softq._algorithms import sorted_deviation
+from softq._algorithms.deviation import sorted as sorted_deviation
 
 METHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
            "averaged_inverted_cdf")

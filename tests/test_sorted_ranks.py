@@ -1,4 +1,4 @@
-"""Soft ranks in O(n log n) (``softq._algorithms.sorted_ranks``) against their dense definition.
+"""Soft ranks in O(n log n) (``softq._algorithms.rank.sorted``) against their dense definition.
 
 The reference is the dense pair sums of ``"rank"`` computed in NumPy float64
 (exact ``tanh``, ``sech^2``, soft abs; ``xi == xj`` gives ``u = 0``; an
@@ -19,8 +19,8 @@ import pytest
 from jax.test_util import check_grads
 
 import softq
-from softq._algorithms import rank as rank_algorithm
-from softq._algorithms import sorted_ranks
+from softq._algorithms.rank import kernel as rank_algorithm
+from softq._algorithms.rank import sorted as sorted_ranks
 from softq._algorithms.base import Sample
 from softq._core import numerics
 from softq._core import recurrence

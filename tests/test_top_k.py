@@ -9,7 +9,7 @@ import pytest
 from jax.test_util import check_grads
 
 import softq
-from softq._algorithms import sorted_deviation
+from softq._algorithms.deviation import sorted as sorted_deviation
 
 
 @functools.lru_cache(maxsize=None)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import types
 from typing import Any, Literal, Mapping, NamedTuple
 
-from softq._algorithms import deviation
-from softq._algorithms import rank
-from softq._algorithms import remedian
-from softq._algorithms import sorted_deviation
 from softq._algorithms import subsets
+from softq._algorithms.deviation import pairwise
+from softq._algorithms.deviation import sorted as sorted_deviation
+from softq._algorithms.rank import kernel as rank_kernel
+from softq._algorithms.remedian import reducer as remedian_reducer
 from softq._algorithms.base import Algorithm
 from softq._algorithms.base import Batched
 from softq._algorithms.base import Kernel
@@ -31,7 +31,7 @@ from softq._core import validation
 
 def _soft_ranks(sample: Sample, tau):
   """Soft ranks ``1..n`` of one row (the ``"rank"`` algorithm's first stage)."""
-  return rank.soft_ranks(sample, tau)[0]
+  return rank_kernel.soft_ranks(sample, tau)[0]
 
 
 def _exact(name: str, module, summary: str, cost: str, **kw) -> Algorithm:
@@ -44,18 +44,18 @@ REGISTRY: Mapping[str, Algorithm] = types.MappingProxyType({a.name: a for a in (
     _exact("subsets", subsets,
            "soft min over subsets of the soft max (the textbook definition)",
            "O(C(n, n/2))", max_size=20, supports_weights=False),
-    _exact("deviation", deviation,
+    _exact("deviation", pairwise,
            "soft minimiser of the total (pinball) deviation", "O(n^2), O(n) memory"),
-    _exact("rank", rank, "soft ranks re-centred on the wanted rank",
+    _exact("rank", rank_kernel, "soft ranks re-centred on the wanted rank",
            "O(n log n) (pairwise up to 128 values), O(n) memory", ranks=_soft_ranks),
     _exact("sorted", sorted_deviation,
            "the deviation function, sorting once and summing its soft part by "
            "exponential-sum recurrences (exact at every temperature)", "O(n log n), O(n) memory"),
     Algorithm(name="remedian", summary="the soft remedian: blocks of soft medians, "
               "level by level", cost="O(n), O(log n) depth", hard_limit="remedian",
-              reduce=remedian.reduce, parse_options=remedian.parse_options,
-              options=(("block_size", remedian.DEFAULT_BLOCK_SIZE),
-                       ("block_algorithm", remedian.DEFAULT_BLOCK_ALGORITHM))),
+              reduce=remedian_reducer.reduce, parse_options=remedian_reducer.parse_options,
+              options=(("block_size", remedian_reducer.DEFAULT_BLOCK_SIZE),
+                       ("block_algorithm", remedian_reducer.DEFAULT_BLOCK_ALGORITHM))),
 )})
 
 

@@ -12,7 +12,7 @@ docs/choosing.md.
 from __future__ import annotations
 
 #: Rows of at most this many values (sliding windows, short axes, remedian
-#: blocks) take the batched short-row kernel (:mod:`softq._algorithms.blocks`)
+#: blocks) take the batched short-row kernel (:mod:`softq._algorithms.deviation.short_rows`)
 #: for their values: measured on (10000, 64) value+gradient, 4x faster than
 #: the 1-D kernel vmapped.
 SHORT_ROWS_MAX = 64

@@ -9,7 +9,7 @@ and for the kernels' large-sample machinery (row tiles).  This module is the
 (:class:`softq._algorithms.base.Batched`):
 
 * :func:`soft_value` -- the values, with an analytic tangent: the fast path
-  (:mod:`softq._algorithms.block_value`: pairs visited once, a hard reference
+  (:mod:`softq._algorithms.deviation.short_rows_value`: pairs visited once, a hard reference
   found by counting, tiles that stay in cache);
 * :func:`deviation_weights` -- the convex weights themselves, differentiable
   by plain autodiff (also in the weights): ``argremedian``, and the
@@ -31,7 +31,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from softq._algorithms import block_value
+from softq._algorithms.deviation import short_rows_value
 from softq._core import numerics
 from softq._core import select
 
@@ -137,7 +137,7 @@ def soft_value(x, weight, ks, tau, hoisted, *, g=None, columns: bool = False,
   or ``(N,)`` mixed ``(1 - g) v_0 + g v_1``.  ``value_ks``: with a scalar
   weight ``u``, the ks of the median of ``b`` values stand for the weighted
   median of the ``b u`` copies (the remedian's uniform levels).  See
-  :func:`softq._algorithms.block_value.values`.
+  :func:`softq._algorithms.deviation.short_rows_value.values`.
   """
-  return block_value.values(x, weight, ks, tau, hoisted, g=g, columns=columns, tiles=tiles,
-                            value_ks=value_ks)
+  return short_rows_value.values(x, weight, ks, tau, hoisted, g=g, columns=columns, tiles=tiles,
+                                 value_ks=value_ks)

@@ -1,6 +1,6 @@
 """The ``"sorted"`` costs: cumulative sums of increments between sorted neighbours.
 
-The math, the error bound and the cost are in :mod:`softq._algorithms.sorted_deviation`;
+The math, the error bound and the cost are in :mod:`softq._algorithms.deviation.sorted`;
 this module evaluates them.  :func:`sorted_costs` is a ``jax.custom_jvp``
 whose tangent is again linear recurrences (JAX transposes it for reverse
 mode; no ``custom_vjp``, so forward mode works), built on the blocked

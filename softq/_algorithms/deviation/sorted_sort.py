@@ -1,7 +1,7 @@
 """The ``"sorted"`` soft sort: every order statistic in O(n log n + n h), never n x n.
 
 **The function** is the ``"sorted"``/``"deviation"`` one
-(:mod:`softq._algorithms.sorted_deviation`), for every order statistic
+(:mod:`softq._algorithms.deviation.sorted`), for every order statistic
 ``k = 0..n-1`` of an unweighted row: ``v_k = sum_i omega_ki x_i`` with
 ``omega_k = softmin(cost(k) / tau)`` and
 
@@ -9,7 +9,7 @@
 
 Only the linear term depends on ``k``.  Over the sorted sample, the cost of
 ``k`` grows across gap ``l`` by ``g_l (hc0_l - 2k) + soft_l``
-(:func:`softq._algorithms.sorted_costs.soft_increments`): one pass of the
+(:func:`softq._algorithms.deviation.sorted_costs.soft_increments`): one pass of the
 exponential-sum recurrences serves all ``n`` order statistics.
 
 **The band.**  ``cost(k)`` is a convex function of ``x`` sampled at the sorted
@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from softq._algorithms import sorted_costs
+from softq._algorithms.deviation import sorted_costs
 from softq._core import expsum
 from softq._core import numerics
 

@@ -1,10 +1,10 @@
-"""The pair loop of :mod:`softq._algorithms.block_value`: each unordered pair once.
+"""The pair loop of :mod:`softq._algorithms.deviation.short_rows_value`: each unordered pair once.
 
 Samples are the columns of a ``(b, T)`` array.  A ``fori_loop`` over offsets
 ``d = 1 .. b // 2`` pairs row ``i`` with ``(i + d) mod b``, reading
 ``dynamic_slice`` windows of the column doubled, and sends the partner's
 share to a doubled accumulator folded at the end (the layout notes are in
-:mod:`softq._algorithms.block_value`).  :func:`pairs` forms the costs' pair
+:mod:`softq._algorithms.deviation.short_rows_value`).  :func:`pairs` forms the costs' pair
 sums (and the tangent's), :func:`u_pass` the tangent's second pass.
 """
 

@@ -22,7 +22,7 @@ and goes to 0 with ``tau``.
 
 Cost: samples of at most :data:`softq._core.sizes.DENSE_MAX` values sum the pairs directly
 (O(n^2) time, O(n) memory in row tiles); larger ones sort once and evaluate
-the same pair sums in O(n log n) (:mod:`softq._algorithms.sorted_ranks`:
+the same pair sums in O(n log n) (:mod:`softq._algorithms.rank.sorted`:
 ``tanh`` and ``sech^2`` through constrained-minimax fits in
 ``exp(-2|u|/tau)``, within ~1e-7 (float32) / 1e-14 (float64) of the dense sums
 per unit weight, at every temperature).
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from softq._algorithms import sorted_ranks
+from softq._algorithms.rank import sorted as sorted_ranks
 from softq._algorithms.base import Kernel
 from softq._core import numerics
 from softq._core import tiling

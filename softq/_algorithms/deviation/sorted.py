@@ -65,7 +65,7 @@ tau <= 0.1 std); the tau-gradient is the weakest: 2e-1 relative at
 tau = 10 std, 6e-4 at tau = 1 std, <= 3e-3 elsewhere (there both one-sided
 sums are ~W/2 and dv/dtau is a small difference of them).  tau from 1e-30 to 1e30 gives finite values and gradients (tested).
 
-The evaluation is :func:`softq._algorithms.sorted_costs.sorted_costs`.
+The evaluation is :func:`softq._algorithms.deviation.sorted_costs.sorted_costs`.
 
 **Gradients.**  A ``jax.custom_jvp`` (never ``custom_vjp``: forward mode,
 ``jacfwd``, ``check_grads(order=2)`` work) whose tangent is itself linear
@@ -94,12 +94,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from softq._algorithms import deviation
+from softq._algorithms.deviation import pairwise
 from softq._algorithms.base import Kernel
 from softq._algorithms.base import hard_references
 from softq._algorithms.base import sorted_references
-from softq._algorithms import sorted_costs
-from softq._algorithms import sorted_sort
+from softq._algorithms.deviation import sorted_costs
+from softq._algorithms.deviation import sorted_sort
 from softq._core import expsum
 from softq._core import numerics
 
@@ -131,7 +131,7 @@ def prepare(sample, tau):
 
 def select(state, sample, k, r, tau):
   if state is None:
-    return deviation.select(None, sample, k, r, tau)
+    return pairwise.select(None, sample, k, r, tau)
   perm, xs, ws = state
   cost = sorted_costs.sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
   w = numerics.softmin_weights(cost, tau, prior=ws)
@@ -149,8 +149,8 @@ def select_adjacent(state, sample, k, r, r_next, tau):
   statistics are neighbours) costs one pass of the recurrences, not two.
   """
   if state is None:
-    return (deviation.select(None, sample, k, r, tau),
-            deviation.select(None, sample, k + 1, r_next, tau))
+    return (pairwise.select(None, sample, k, r, tau),
+            pairwise.select(None, sample, k + 1, r_next, tau))
   perm, xs, ws = state
   cost = sorted_costs.sorted_costs(xs, ws, k, r, tau, expsum.default_terms(xs.dtype))
   shift = jnp.where(jnp.isfinite(xs), xs - r, jnp.zeros_like(xs))
@@ -166,13 +166,13 @@ def select_many(state, sample, ks, rs, tau):
   """Weights ``(U, n)`` of the order statistics ``ks`` (hard values ``rs``) at once.
 
   The soft part of the increments does not depend on ``k``
-  (:func:`softq._algorithms.sorted_costs.soft_increments`): one pass of the
+  (:func:`softq._algorithms.deviation.sorted_costs.soft_increments`): one pass of the
   recurrences serves every level, and each order statistic adds one O(n)
   cumulative sum, anchored at its own reference (so its rounding stays
   ``eps W |x_i - r_k|``-sized).  Several quantiles cost about one.
   """
   if state is None:
-    return jax.vmap(lambda k, r: deviation.select(None, sample, k, r, tau))(ks, rs)
+    return jax.vmap(lambda k, r: pairwise.select(None, sample, k, r, tau))(ks, rs)
   perm, xs, ws = state
   inc = sorted_costs.soft_increments(xs, ws, tau, rs[rs.shape[0] // 2],
                                      expsum.default_terms(xs.dtype))
@@ -193,12 +193,12 @@ def references(state, sample, ks):
 
 #: Short rows (windows, blocks) take the batched dense form of the same function.
 def sort(x, tau):
-  """Every order statistic of unweighted rows (:mod:`softq._algorithms.sorted_sort`)."""
+  """Every order statistic of unweighted rows (:mod:`softq._algorithms.deviation.sorted_sort`)."""
   if x.shape[1] <= DENSE_MAX:
     return None
   return sorted_sort.sort(x, tau)
 
 
-KERNEL = Kernel(prepare, select, batched=deviation.KERNEL.batched,
+KERNEL = Kernel(prepare, select, batched=pairwise.KERNEL.batched,
                 select_adjacent=select_adjacent, references=references,
                 select_many=select_many, sort=sort)

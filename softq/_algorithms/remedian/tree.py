@@ -48,11 +48,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq._algorithms.remedian_levels import Ctx
-from softq._algorithms.remedian_levels import ceil_div
-from softq._algorithms.remedian_levels import median_stat
-from softq._algorithms.remedian_levels import one_level
-from softq._algorithms.remedian_levels import pad_to
+from softq._algorithms.remedian.levels import Ctx
+from softq._algorithms.remedian.levels import ceil_div
+from softq._algorithms.remedian.levels import median_stat
+from softq._algorithms.remedian.levels import one_level
+from softq._algorithms.remedian.levels import pad_to
 from softq._core import numerics
 
 #: Values per chunk (a full subtree) at most, and per scan step (all ``P``

@@ -3,8 +3,8 @@
 One sample per *column* of a ``(b, T)`` array (``b`` values, ``T`` samples):
 the fast path behind short rows, pooling windows and the remedian's blocks.
 The value is exactly the dense ``"deviation"`` function of
-:mod:`softq._algorithms.deviation` (the same costs, to float rounding); only
-the evaluation differs from :func:`softq._algorithms.blocks.deviation_weights`.
+:mod:`softq._algorithms.deviation.pairwise` (the same costs, to float rounding); only
+the evaluation differs from :func:`softq._algorithms.deviation.short_rows.deviation_weights`.
 
 **Costs.**  For the ``k``-th order statistic (in copies; ``W`` the total
 weight, ``slope = 2k + 1 - W``) candidate ``i`` costs, relative to ``r``
@@ -43,7 +43,7 @@ are visited by a ``fori_loop`` over ``d = 1 .. b // 2`` reading
 ``dynamic_slice`` windows of the column doubled; contributions to the partner
 row go to a doubled accumulator folded at the end; reductions over the ``b``
 values of a computed array run as loops (their input is then materialised).
-The pair loop lives in :mod:`softq._algorithms.block_pairs`.
+The pair loop lives in :mod:`softq._algorithms.deviation.short_rows_pairs`.
 The program stays small (it compiles in a fraction of a second) and
 :func:`values` tiles the samples so that a tile's working set stays in cache.
 
@@ -52,7 +52,7 @@ value is ``u`` copies: the remedian's complete blocks), ``("mask", m, u)``
 (``m`` a ``(b, T)`` 0/1 presence mask, present values ``u`` copies:
 pooling windows at a border) or a ``(b, T)`` array of counts (0 = absent).
 They are not differentiated here (differentiable weights:
-:func:`softq._algorithms.blocks.deviation_weights`).
+:func:`softq._algorithms.deviation.short_rows.deviation_weights`).
 """
 
 from __future__ import annotations
@@ -66,9 +66,10 @@ import numpy as np
 
 from softq._core import numerics
 from softq._core import select
-from softq._algorithms.block_pairs import (_Sample, _double, _fold, _loop, _reduce_rows,
-                                            _shift, _to_partner, rsum)
-from softq._algorithms import block_pairs
+from softq._algorithms.deviation.short_rows_pairs import (_Sample, _double, _fold, _loop,
+                                                          _reduce_rows, _shift, _to_partner,
+                                                          rsum)
+from softq._algorithms.deviation import short_rows_pairs
 
 #: Samples per tile (columns), at most; fewer for long samples.  Small
 #: tiles keep the pair loop's accumulators in L1/L2: measured on (100000, 9)
@@ -201,7 +202,7 @@ def _compute(spec: Spec, xt, tau, hz, extra, rule: bool):
   # reference (rounding ~ b eps |x_i - r|: one gap near the second).
   share = (len(ks) == 2 and all(isinstance(k, (int, np.integer)) for k in ks)
            and int(ks[1]) == int(ks[0]) + 1)
-  parts = block_pairs.pairs(smp, refs[:1] if share else refs, tau, hz, rule)
+  parts = short_rows_pairs.pairs(smp, refs[:1] if share else refs, tau, hz, rule)
   hs, e = (parts[0] * 2 if share else parts[0]), parts[1]
   total = jnp.asarray(sel.total, dtype)
   outs = []
@@ -227,7 +228,7 @@ def _compute(spec: Spec, xt, tau, hz, extra, rule: bool):
   _, _, rowt, big_s, ts = parts
   qs = [jnp.where(present & (o.w > 0), o.w * (o.d0 - o.v_rel), jnp.zeros_like(o.w))
         for o in outs]
-  us = block_pairs.u_pass(qs, ts)
+  us = short_rows_pairs.u_pass(qs, ts)
   rinv = numerics.reciprocal(tau)
   cw = 1.0 if smp.c is None else smp.c
   gs, gts = [], []

@@ -2,7 +2,7 @@
 
 The remedian reduces blocks of ``block_size`` values to their (soft)
 medians, level by level, the blocks interleaved and the input dealt out
-across segments (:mod:`softq._algorithms.remedian_tree`), in O(n) work and
+across segments (:mod:`softq._algorithms.remedian.tree`), in O(n) work and
 O(log n) depth.  Quantiles other than the median pad the sample
 virtually: every first-level block takes the order statistic that its share
 of pad values would make its median (:func:`quantile_stat`).  Its hard limit
@@ -18,8 +18,8 @@ import numpy as np
 
 from softq._algorithms.base import Query
 from softq._algorithms.base import Rows
-from softq._algorithms.remedian_levels import median_stat
-from softq._algorithms.remedian_tree import rows_remedian
+from softq._algorithms.remedian.levels import median_stat
+from softq._algorithms.remedian.tree import rows_remedian
 from softq._core import validation
 
 #: Default block size, chosen by ``python -m benchmarks.remedian`` (see

@@ -15,7 +15,7 @@ rounding error is ``eps * W * |x_i - r|`` rather than ``eps * W * range``:
 the hard limit stays exact in float32 at n = 65,536.  O(n^2) time, O(n)
 memory (row tiles).  Rows of at most
 :data:`softq._core.sizes.SHORT_ROWS_MAX` values take the
-batched block kernel of :mod:`softq._algorithms.blocks` for their values (the
+batched block kernel of :mod:`softq._algorithms.deviation.short_rows` for their values (the
 same function, with an analytic tangent).
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from softq._algorithms import blocks
+from softq._algorithms.deviation import short_rows
 from softq._algorithms.base import Batched
 from softq._algorithms.base import Kernel
 from softq._core import numerics
@@ -62,4 +62,4 @@ def select(state, sample, k, r, tau):
 
 
 KERNEL = Kernel(prepare, select, batched=Batched(
-    weights=blocks.deviation_weights, value=blocks.soft_value, max_size=SHORT_ROWS_MAX))
+    weights=short_rows.deviation_weights, value=short_rows.soft_value, max_size=SHORT_ROWS_MAX))

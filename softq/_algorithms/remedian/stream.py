@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from softq._algorithms.remedian_levels import Ctx
-from softq._algorithms.remedian_levels import block_level
-from softq._algorithms.remedian_levels import ceil_div
-from softq._algorithms.remedian_levels import median_stat
+from softq._algorithms.remedian.levels import Ctx
+from softq._algorithms.remedian.levels import block_level
+from softq._algorithms.remedian.levels import ceil_div
+from softq._algorithms.remedian.levels import median_stat
 from softq._core import numerics
 
 

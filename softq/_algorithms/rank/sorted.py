@@ -1,7 +1,7 @@
 """The pair sums of the soft ranks in O(n log n) time: sort once, two recurrences per term.
 
 **The function.**  For a sample ``x`` (n,) with weights ``w >= 0`` and a
-temperature ``tau`` the ``"rank"`` algorithm (:mod:`softq._algorithms.rank`)
+temperature ``tau`` the ``"rank"`` algorithm (:mod:`softq._algorithms.rank.kernel`)
 needs, for every ``i``,
 
     s_i = sum_j w_j tanh((x_i - x_j) / tau)                       (soft sign sum)
