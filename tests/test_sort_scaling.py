@@ -107,7 +107,8 @@ def test_infinities_keep_their_place():
 
 def test_wide_band_on_long_rows_equals_the_fallback():
   # At tau = 0.01 std, n = 4,096 (normal data) the 48 and 192 bands fail the
-  # edge test; the wide band passes and gives the exact fallback's values.
+  # edge test; the wide band passes and gives the exact fallback's values
+  # (checked on the kernel's pieces: softq.sort tries it from n = 6,144 on).
   from softq._algorithms.deviation import sorted_costs
   from softq._algorithms.deviation import sorted_sort
   from softq._core import expsum

@@ -38,7 +38,7 @@ gradient), then O(n h) elementwise work in chunks of about
 body: memory O(n + chunk) in the value and in both autodiff modes).  The
 band's ``h`` grows with ``tau n``: at tau = 0.01 std on normal data,
 neither 48 nor 192 passes at n = 4,096 or 65,536, and h = 768
-(:data:`WIDE_HALF_WIDTH`, tried on rows longer than 3,074) passes at both.
+(:data:`WIDE_HALF_WIDTH`, tried on rows of at least 6,144) passes at both.
 
 The edge test decides a branch per call, for the whole batch: under a
 caller's ``jax.vmap`` of ``softq.sort`` the ``lax.cond`` becomes a select
@@ -59,10 +59,11 @@ from softq._core import numerics
 
 #: Band half-widths tried in turn (those below n/2).
 HALF_WIDTHS = (48, 192)
-#: A third, wider band, tried on rows more than twice its width (n > 3,074):
-#: at tau = 0.01 std on normal data the 192 band fails the edge test at
-#: n = 4,096 and at n = 65,536, and the O(n^2) fallback took 113 s per
-#: value+gradient call at n = 65,536 (a few seconds on this band).
+#: A third, wider band, tried on rows at least 8 times its half-width
+#: (n >= 6,144): at tau = 0.01 std on normal data the 192 band fails the edge
+#: test at n = 65,536, where the O(n^2) fallback took 113 s per value+gradient
+#: call and this band 4.7 s.  At n = 4,096 it was no faster than the fallback
+#: (0.72-0.77 s either way at (64, 4096)) and added 4 s of compile time.
 WIDE_HALF_WIDTH = 768
 #: A band is exact when both its ends cost this many temperatures above its minimum.
 EDGE = 40.0
@@ -211,7 +212,7 @@ def sort(x, tau):
       xs, ws, tau, r)
 
   widths = [h for h in HALF_WIDTHS if 2 * h + 1 < n]
-  if 2 * (2 * WIDE_HALF_WIDTH + 1) < n:
+  if n >= 8 * WIDE_HALF_WIDTH:
     widths.append(WIDE_HALF_WIDTH)
   # Which band: the narrowest that passes the edge test, found on values that
   # carry no derivative (a while loop; costs only, no exponentials) ...
