@@ -112,12 +112,17 @@ def _setup(xs, ws, k, tau, r, M, block):
                 tuple(a2m), sigK, tw, hc, p, tau, k)
 
 
-def _k_gap_term(g, z, reset, tau, useK, a2m, M):
-  """``sum_{m in K} 2 m a_m G_m`` per gap, ``G_m = g (1 - phi(m z))``, accurately."""
+def _gap_seeds(z, reset):
+  """``(0, A(z), B(z), h(z))`` of a gap for the per-term power chains (``A = 0, B = 1, h = 0`` clipped)."""
   zero = jnp.zeros_like(z)
   a1 = jnp.where(reset, zero, jnp.exp(-z))
   b1 = jnp.where(reset, jnp.ones_like(z), -jnp.expm1(-z))
-  h = jnp.where(reset, zero, expsum.h1(z))
+  return zero, a1, b1, jnp.where(reset, zero, expsum.h1(z))
+
+
+def _k_gap_term(g, z, reset, tau, useK, a2m, M):
+  """``sum_{m in K} 2 m a_m G_m`` per gap, ``G_m = g (1 - phi(m z))``, accurately."""
+  zero, a1, b1, h = _gap_seeds(z, reset)
   am, bm, hm = jnp.ones_like(z), zero, zero
   acc = zero
   accb = zero
@@ -296,10 +301,7 @@ def _k_gap_term_dtau(g, z, reset, useK, a2m, M):
   ``tau dG_m/dtau = G_m - g B_m = tau (H_m - m z B_m) / (2m)``; divided by tau:
   ``(H_m - m z B_m) / (2m)`` (``-1/(2m)`` on clipped gaps, where ``G = g - tau/2m``).
   """
-  zero = jnp.zeros_like(z)
-  a1 = jnp.where(reset, zero, jnp.exp(-z))
-  b1 = jnp.where(reset, jnp.ones_like(z), -jnp.expm1(-z))
-  h = jnp.where(reset, zero, expsum.h1(z))
+  zero, a1, b1, h = _gap_seeds(z, reset)
   am, bm, hm = jnp.ones_like(z), zero, zero
   acc = zero
   accr = 0.0
