@@ -18,8 +18,10 @@ temperature.  This module is the single home of
   (:func:`block_carries`, itself two-level), pass 2 reruns every block from
   its true carry and emits per-step outputs.  Four ``lax.scan`` loops per
   call, whatever the batch.  Backward sums (``j >= i``) are forward sums of the
-  flipped row: callers stack both directions on a batch axis, so one call
-  (one set of loops) serves both.
+  flipped row, so one primitive serves both.  (Stacking both directions on a
+  batch axis runs them in one set of loops: a smaller program, but on XLA:CPU
+  two independent calls run concurrently and were faster; see
+  docs/performance.md.)
 
 The recurrence is linear in ``beta``: its tangent in ``beta`` is the same
 recurrence, and so is the transpose JAX derives for reverse mode (a

@@ -226,7 +226,7 @@ def _primal(S, want_q=False, split=False):
   (``sgn = -1`` plain, ``+1`` complementary): each direction emits its own
   n-sized half, so no (n, M) array is ever stored.  ``Q_i = d cost_i / d x_i``
   (others fixed) ``= -s + sum_j w_j sa'(x_i - x_j)`` likewise splits into halves.
-  Both directions run in one call of the engine (:func:`_dual`).
+  Both directions share one layout (:func:`_dual`), one engine call each (:func:`_scan`).
   """
   M, tau, dt, N = S.M, S.tau, S.dt, S.N
   useK, a2m, sigK, W = S.useK, S.a2m, S.sigK, S.W
